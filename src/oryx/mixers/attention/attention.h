@@ -1,0 +1,35 @@
+// Causal softmax attention, mode A (SPEC section 1), over the keys of every earlier token of
+// the sequence whatever mode produced that token's output.
+//
+//   q       [B,Tq,H,K]  queries at absolute positions q_pos (one position list for the batch)
+//   k       [B,Tk,H,K]  attention-ready keys of positions 0..Tk-1 (normed, rotated)
+//   v       [B,Tk,H,V]
+//   q_pos   [Tq] int64, increasing, each < Tk; undefined means the last Tq positions
+//           (bottom-right causal alignment, as a prefill chunk after a cache needs)
+//   o       [B,Tq,H,V]  o_i = softmax(scale q_i K_{<=q_pos[i]}^T) V_{<=q_pos[i]}
+//
+// Three forms with one signature:
+//   attention_naive    the reference: a loop over queries, in fp32 (fp64 for fp64 inputs)
+//   attention_chunked  the batched form (torch's scaled_dot_product_attention with a mask)
+//   attention_step     one query per sequence against a whole KV cache (decoding)
+#pragma once
+#include <torch/types.h>
+
+namespace oryx {
+
+torch::Tensor attention_naive(const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v, const torch::Tensor& q_pos, double scale);
+
+torch::Tensor attention_chunked(const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v, const torch::Tensor& q_pos, double scale);
+
+// q [B,H,K] at the position after the cache; k [B,L,H,K] and v [B,L,H,V] hold every key up to
+// and including this token's own. Returns [B,H,V].
+torch::Tensor attention_step(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                             double scale);
+
+// Validates shapes and returns q_pos made explicit (on q's device).
+torch::Tensor attention_check_inputs(const char* op, const torch::Tensor& q, const torch::Tensor& k,
+                                     const torch::Tensor& v, const torch::Tensor& q_pos);
+
+}  // namespace oryx

@@ -1,0 +1,27 @@
+// Batched attention for training and prefill: torch's scaled_dot_product_attention (flash or
+// memory-efficient kernels on CUDA). The plain causal case (every position queried) uses
+// is_causal; any other query set gets an explicit boolean mask, because SDPA's is_causal is
+// top-left aligned when Tq != Tk and we need bottom-right (absolute-position) causality.
+#include "oryx/mixers/attention/attention.h"
+
+namespace oryx {
+
+torch::Tensor attention_chunked(const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v, const torch::Tensor& q_pos, double scale) {
+  auto pos = attention_check_inputs("attention_chunked", q, k, v, q_pos);
+  int64_t Tq = q.size(1), Tk = k.size(1);
+  if (Tq == 0) return torch::zeros({q.size(0), 0, q.size(2), v.size(3)}, v.options());
+  auto qt = q.transpose(1, 2), kt = k.transpose(1, 2), vt = v.transpose(1, 2);  // [B,H,T,*]
+  torch::Tensor o;
+  bool plain_causal = Tq == Tk && !q_pos.defined();
+  if (plain_causal) {
+    o = at::scaled_dot_product_attention(qt, kt, vt, {}, 0.0, /*is_causal=*/true, scale);
+  } else {
+    auto keys = torch::arange(Tk, pos.options());
+    auto mask = keys.unsqueeze(0) <= pos.unsqueeze(1);  // [Tq,Tk], true = may attend
+    o = at::scaled_dot_product_attention(qt, kt, vt, mask, 0.0, false, scale);
+  }
+  return o.transpose(1, 2);
+}
+
+}  // namespace oryx
