@@ -7,6 +7,7 @@
 #include "oryx/mixers/gdn/gdn.h"
 #include "oryx/mixers/mamba2/mamba2.h"
 #include "support/inputs.h"
+#include "support/models.h"
 #include "support/tolerance.h"
 
 namespace oryx::testing {
@@ -69,6 +70,8 @@ TEST_P(LinearForms, NaiveChunkedAndStepAgree) {
   seed(1000 + c.T);
   const int64_t B = 2, H = 3, K = 16, V = 8, chunk = 64;
   auto in = make_recurrence_inputs(c.op, B, c.T, H, K, V, c.dtype, c.with_state);
+  for (auto* t : {&in.q, &in.k, &in.v, &in.g, &in.beta, &in.initial_state})
+    if (t->defined()) *t = t->to(test_device());
   auto forms = forms_of(c.op);
   auto naive = forms.naive(in.q, in.k, in.v, in.g, in.beta, in.initial_state, in.scale);
   auto chunked = forms.chunked(in.q, in.k, in.v, in.g, in.beta, in.initial_state, in.scale, chunk);

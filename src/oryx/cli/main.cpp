@@ -1,1 +1,45 @@
-int main() { return 0; }
+// oryx: the command line. `oryx --help` lists the subcommands; `oryx <cmd> --help` their flags.
+#include <iostream>
+
+#include "oryx/cli/commands.h"
+#include "oryx/common/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "oryx: multi-mixer (attention + linear recurrence) language models.\n"
+      "Examples:\n"
+      "  oryx info --config configs/oryx-gdn-125m.json\n"
+      "  oryx generate --config configs/oryx-gdn-tiny.json --tokens 1,2,3 --schedule last:2 --max-new 8",
+      "oryx"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "oryx 0.1");
+  oryx::cli::register_info(app);
+  oryx::cli::register_generate(app);
+  oryx::cli::register_prepare(app);
+  oryx::cli::register_bench(app);
+  oryx::cli::register_eval(app);
+  oryx::cli::register_train(app);
+  oryx::cli::register_plot(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "oryx: error: " << e.what() << " (see oryx --help)\n";
+    return 2;
+  } catch (const oryx::Error& e) {
+    std::cerr << "oryx: error: " << e.what() << "\n";
+    return 2;
+  } catch (const c10::Error& e) {
+    std::cerr << "oryx: error: " << e.what_without_backtrace() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "oryx: internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

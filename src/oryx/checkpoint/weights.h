@@ -1,0 +1,24 @@
+// Model weights as safetensors files, named as torch::nn::Module names them
+// ("layers.0.mixer.w_k"), so that a checkpoint is readable by any safetensors tool.
+// Loading is strict: a file for another config fails with the first tensor that differs
+// instead of loading half a model.
+#pragma once
+#include <torch/nn/module.h>
+
+#include <map>
+#include <string>
+
+namespace oryx {
+
+// Writes every parameter and buffer of `module` (recursively), each in its own dtype, from
+// any device, atomically.
+void weights_save(const torch::nn::Module& module, const std::string& path,
+                  const std::map<std::string, std::string>& metadata = {});
+
+// Copies the tensors of `path` into the existing parameters and buffers of `module`, keeping
+// their device and dtype. Every one must be present with the same shape, and the file must
+// hold nothing else; a floating parameter accepts any floating dtype (converted), other
+// dtypes must match exactly. Nothing is modified unless the whole file fits.
+void weights_load(torch::nn::Module& module, const std::string& path);
+
+}  // namespace oryx

@@ -1,0 +1,98 @@
+// oryx train: train a model on a prepared dataset to a fixed token budget.
+#include <iostream>
+
+#include "oryx/cli/commands.h"
+#include "oryx/common/error.h"
+#include "oryx/train/trainer.h"
+
+namespace oryx::cli {
+
+namespace {
+
+struct TrainCli {
+  std::string run_file;
+  nlohmann::json flags = nlohmann::json::object();  // only the flags given on the command line
+  bool json = false;
+};
+
+// A flag that, when given, sets `key` of the options object.
+template <typename T>
+void flag(CLI::App* cmd, TrainCli& c, const std::string& name, const std::string& key,
+          const std::string& help, const std::string& group) {
+  cmd->add_option_function<T>(name, [&c, key](const T& v) { c.flags[key] = v; }, help)->group(group);
+}
+
+void run_train(TrainCli& c) {
+  nlohmann::json j = c.run_file.empty() ? nlohmann::json::object() : train_run_file_read(c.run_file);
+  ORYX_CHECK(j.is_object(), c.run_file, ": a run file must hold one object of options");
+  for (auto& [k, v] : c.flags.items()) j[k] = v;
+  TrainOptions o = train_options_from_json(j, c.run_file.empty() ? "command line" : c.run_file + " + command line");
+  TrainSummary s = train_run(o);
+  nlohmann::json out = {{"steps", s.steps},         {"tokens", s.tokens},
+                        {"last_loss", s.last_loss}, {"last_eval", s.last_eval},
+                        {"finished", s.finished},   {"interrupted", s.interrupted},
+                        {"seconds", s.seconds},     {"out", o.out}};
+  if (c.json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << (s.finished ? "finished" : s.interrupted ? "interrupted" : "stopped") << ": " << s.steps
+              << " steps, " << s.tokens << " tokens, last loss " << s.last_loss << "; checkpoint in "
+              << o.out << (s.finished ? "/final" : "/ckpt") << "\n";
+    if (!s.last_eval.is_null() && s.last_eval.contains("eval"))
+      for (auto& [sched, v] : s.last_eval["eval"].items())
+        std::cout << "  val " << sched << ": loss " << v["loss"] << ", ppl " << v["perplexity"] << "\n";
+  }
+  // A signal ends the process with the conventional 128 + signal code, after the checkpoint.
+  if (s.interrupted) std::exit(128 + s.signal);
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto c = std::make_shared<TrainCli>();
+  auto* cmd = app.add_subcommand("train", "Train a model to a fixed token budget");
+  cmd->footer(
+      "Options come from --run FILE (.json or .toml, keys named like the flags with '_')\n"
+      "and from flags, which win. Output in --out: metrics.jsonl, ckpt/ (resume), final/.\n"
+      "Examples:\n"
+      "  oryx train --config configs/oryx-gdn-tiny.json --data data/demo --out runs/out/demo \\\n"
+      "             --tokens 1048576 --batch-size 16 --seq-len 256 --lr 3e-3\n"
+      "  oryx train --run runs/study-125m.toml --out runs/out/x --resume");
+  cmd->add_option("--run", c->run_file, "Run file with options (JSON or TOML)")->group("Run");
+  flag<std::string>(cmd, *c, "--config", "config", "Model config (JSON)", "Run");
+  flag<std::string>(cmd, *c, "--data", "data", "Dataset folder from `oryx prepare`", "Run");
+  flag<std::string>(cmd, *c, "--out", "out", "Run folder", "Run");
+  flag<int64_t>(cmd, *c, "--tokens", "tokens", "Token budget (a multiple of --seq-len)", "Run");
+  flag<bool>(cmd, *c, "--resume", "resume", "Continue from <out>/ckpt", "Run");
+  flag<int64_t>(cmd, *c, "--batch-size", "batch_size", "Sequences per micro-batch [8]", "Batch");
+  flag<int64_t>(cmd, *c, "--seq-len", "seq_len", "Tokens per sequence [512]", "Batch");
+  flag<int64_t>(cmd, *c, "--grad-accum", "grad_accum", "Micro-batches per step [1]", "Batch");
+  flag<double>(cmd, *c, "--lr", "lr", "Peak learning rate [3e-4]", "Optimiser");
+  flag<double>(cmd, *c, "--min-lr-ratio", "min_lr_ratio", "Final lr / peak lr [0.1]", "Optimiser");
+  flag<int64_t>(cmd, *c, "--warmup-tokens", "warmup_tokens", "Linear warm-up length [0]", "Optimiser");
+  flag<double>(cmd, *c, "--weight-decay", "weight_decay", "Decoupled weight decay [0.1]", "Optimiser");
+  flag<double>(cmd, *c, "--beta1", "beta1", "AdamW beta1 [0.9]", "Optimiser");
+  flag<double>(cmd, *c, "--beta2", "beta2", "AdamW beta2 [0.95]", "Optimiser");
+  flag<double>(cmd, *c, "--eps", "eps", "AdamW epsilon [1e-8]", "Optimiser");
+  flag<bool>(cmd, *c, "--decay-embeddings", "decay_embeddings", "Weight decay on embeddings too", "Optimiser");
+  flag<double>(cmd, *c, "--grad-clip", "grad_clip", "Max gradient norm, 0 = off [1.0]", "Optimiser");
+  flag<int64_t>(cmd, *c, "--schedule-chunk", "schedule_chunk", "Mixed-mode chunk length [64]", "Mixed modes");
+  flag<double>(cmd, *c, "--p-all-a", "p_all_a", "Probability of an all-A sequence [0.25]", "Mixed modes");
+  flag<double>(cmd, *c, "--p-all-l", "p_all_l", "Probability of an all-L sequence [0.25]", "Mixed modes");
+  flag<int64_t>(cmd, *c, "--eval-every", "eval_every", "Steps between evaluations, 0 = ten per run [0]", "Eval");
+  flag<int64_t>(cmd, *c, "--eval-windows", "eval_windows", "Validation windows per evaluation, 0 = all [32]", "Eval");
+  flag<std::vector<std::string>>(cmd, *c, "--eval-schedules", "eval_schedules",
+                                 "Schedules to validate (default all-A all-L every:2:C for Oryx)", "Eval");
+  flag<int64_t>(cmd, *c, "--log-every", "log_every", "Steps between metrics records [10]", "Eval");
+  flag<int64_t>(cmd, *c, "--save-every", "save_every", "Steps between checkpoints, 0 = at the end [0]", "Eval");
+  flag<int64_t>(cmd, *c, "--max-steps", "max_steps", "Stop after this many steps of this run, with a checkpoint", "Eval");
+  flag<bool>(cmd, *c, "--plot", "plot", "Write <out>/loss.png at the end (gnuplot)", "Eval");
+  flag<int64_t>(cmd, *c, "--seed", "seed", "Seed of weights, data order and modes [1]", "Machine");
+  flag<std::string>(cmd, *c, "--device", "device", "cpu, cuda, cuda:N or auto [auto]", "Machine");
+  flag<std::string>(cmd, *c, "--precision", "precision", "auto (bf16 autocast on CUDA), fp32, bf16", "Machine");
+  flag<int64_t>(cmd, *c, "--threads", "threads", "CPU threads, 0 = torch's default", "Machine");
+  cmd->add_flag("--json", c->json, "Print the summary as JSON");
+  cmd->callback([c] { run_train(*c); });
+}
+
+}  // namespace oryx::cli

@@ -1,0 +1,17 @@
+// The `oryx` subcommands. Each lives in cmd_<name>.cpp and registers itself on the app with
+// its flags, help and a callback; main.cpp only lists them. Callbacks throw oryx::Error for
+// anything the user got wrong; main prints it as one line and exits 2.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace oryx::cli {
+
+void register_info(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_prepare(CLI::App& app);
+void register_bench(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_train(CLI::App& app);
+void register_plot(CLI::App& app);
+
+}  // namespace oryx::cli

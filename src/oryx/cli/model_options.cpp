@@ -1,0 +1,57 @@
+#include "oryx/cli/model_options.h"
+
+#include "oryx/checkpoint/checkpoint.h"
+#include "oryx/common/error.h"
+
+namespace oryx::cli {
+
+void model_options_add(CLI::App* cmd, ModelOptions& o) {
+  cmd->add_option("--config", o.config, "Model config (JSON), e.g. configs/oryx-gdn-tiny.json")
+      ->group("Model");
+  cmd->add_option("--checkpoint", o.checkpoint, "Checkpoint folder (config.json + model.safetensors)")
+      ->group("Model");
+  cmd->add_option("--device", o.device, "cpu, cuda, cuda:N or auto")
+      ->capture_default_str()->group("Model");
+  cmd->add_option("--init-seed", o.seed, "Seed of random weights when there is no weights file")
+      ->capture_default_str()->group("Model");
+}
+
+ModelConfig model_options_config(const ModelOptions& o) {
+  ORYX_CHECK(!o.config.empty() || !o.checkpoint.empty(), "give --config FILE or --checkpoint DIR");
+  if (o.config.empty()) return checkpoint_config(o.checkpoint);
+  ModelConfig c = config_load(o.config);
+  if (!o.checkpoint.empty()) c.weights = checkpoint_files(o.checkpoint).weights;
+  return c;
+}
+
+torch::Device device_parse(const std::string& spec) {
+  if (spec == "auto") return torch::cuda::is_available() ? torch::Device("cuda") : torch::Device("cpu");
+  torch::Device d("cpu");
+  try {
+    d = torch::Device(spec);
+  } catch (const std::exception&) {
+    ORYX_FAIL("--device: unknown device '", spec, "' (cpu, cuda, cuda:N or auto)");
+  }
+  ORYX_CHECK(d.is_cpu() || d.is_cuda(), "--device: unsupported device '", spec, "'");
+  ORYX_CHECK(!d.is_cuda() || torch::cuda::is_available(), "--device ", spec,
+             ": no CUDA device is available on this machine");
+  return d;
+}
+
+OryxModel model_options_load(const ModelOptions& o) {
+  auto model = model_load(model_options_config(o), o.seed);
+  model->to(device_parse(o.device));
+  model->eval();
+  return model;
+}
+
+std::string tokenizer_spec_for(const ModelOptions& o, const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (!o.checkpoint.empty()) {
+    auto spec = checkpoint_files(o.checkpoint).tokenizer;
+    if (!spec.empty()) return spec;
+  }
+  return model_options_config(o).vocab_size >= 257 ? "byte" : "";
+}
+
+}  // namespace oryx::cli

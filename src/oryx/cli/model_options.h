@@ -1,0 +1,35 @@
+// Flags shared by every command that loads a model: --config, --checkpoint, --device.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "oryx/model/model.h"
+
+namespace oryx::cli {
+
+struct ModelOptions {
+  std::string config;      // a JSON model config
+  std::string checkpoint;  // a checkpoint folder (its config.json and weights)
+  std::string device = "auto";
+  uint64_t seed = 0;       // weights of a model with no weights file
+};
+
+// Adds --config, --checkpoint, --device and --init-seed to `cmd`.
+void model_options_add(CLI::App* cmd, ModelOptions& o);
+
+// The config the options name: --config if given (its `weights` key, if any, or the
+// checkpoint's weights), else the checkpoint's.
+ModelConfig model_options_config(const ModelOptions& o);
+
+// Loads the model on the chosen device, in eval mode.
+OryxModel model_options_load(const ModelOptions& o);
+
+// "cpu", "cuda", "cuda:N", or "auto" (cuda when available).
+torch::Device device_parse(const std::string& spec);
+
+// The tokenizer spec for a model: `flag` if given, else the checkpoint's record, else
+// "byte" when the vocabulary can hold bytes; "" when none applies.
+std::string tokenizer_spec_for(const ModelOptions& o, const std::string& flag);
+
+}  // namespace oryx::cli

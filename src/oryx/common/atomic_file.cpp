@@ -1,0 +1,168 @@
+#include "oryx/common/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <vector>
+
+#include "oryx/common/error.h"
+#include "oryx/common/remove_tree.h"
+
+namespace oryx {
+namespace {
+
+namespace fs = std::filesystem;
+
+// 8 hex digits, so that two writers (or a crashed writer's leftovers) never share a name.
+std::string random_suffix() {
+  std::random_device rd;
+  char buf[9];
+  std::snprintf(buf, sizeof(buf), "%08x", static_cast<unsigned>(rd()));
+  return buf;
+}
+
+std::string parent_dir(const std::string& path) {
+  std::string parent = fs::path(path).parent_path().string();
+  return parent.empty() ? "." : parent;
+}
+
+// "ckpt/" would otherwise have an empty file name and put its `.old-*` sibling inside itself.
+std::string strip_trailing_slashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+void sync_path(const std::string& path, bool is_dir) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0));
+  ORYX_CHECK(fd >= 0, "cannot open ", path, " to fsync it: ", std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  // Some filesystems (certain network and FUSE mounts) cannot sync a folder and say EINVAL;
+  // there is nothing better to do there than to trust the rename.
+  if (rc != 0 && is_dir && err == EINVAL) return;
+  ORYX_CHECK(rc == 0, "cannot fsync ", path, ": ", std::strerror(err));
+}
+
+// Every file and folder below `dir`, then `dir` itself, so that both the contents and the
+// folder entries are on disk before the folder is published. Symlinks are not followed.
+void sync_tree(const std::string& dir) {
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.is_symlink()) continue;
+    if (entry.is_regular_file()) sync_path(entry.path().string(), false);
+    else if (entry.is_directory()) sync_path(entry.path().string(), true);
+  }
+  sync_path(dir, true);
+}
+
+void run_hook(AtomicStage stage, const std::string& path) {
+  const auto& hook = atomic_file_test_hooks().at_stage;
+  if (hook) hook(stage, path);
+}
+
+// The `final_dir.old-*` siblings left by atomic_replace_dir, folders only.
+std::vector<std::string> list_old_dirs(const std::string& final_dir) {
+  const std::string prefix = fs::path(final_dir).filename().string() + ".old-";
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(parent_dir(final_dir), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) == 0 && entry.is_directory())
+      found.push_back(entry.path().string());
+  }
+  return found;
+}
+
+// Called only while `final_dir` holds a complete version, so every `.old-*` is obsolete.
+// A folder that cannot be deleted is left behind: the new version is already in place and
+// failing the save over garbage would be worse.
+void remove_old_dirs(const std::string& final_dir) {
+  for (const auto& old : list_old_dirs(final_dir)) remove_tree(old);
+}
+
+void rename_or_fail(const std::string& from, const std::string& to) {
+  ORYX_CHECK(::rename(from.c_str(), to.c_str()) == 0, "cannot rename ", from, " to ", to, ": ",
+             std::strerror(errno));
+}
+
+}  // namespace
+
+AtomicFileTestHooks& atomic_file_test_hooks() {
+  static AtomicFileTestHooks hooks;
+  return hooks;
+}
+
+void atomic_write_file(const std::string& path, const std::function<void(std::ostream&)>& write) {
+  const std::string tmp =
+      path + ".tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + random_suffix();
+  try {
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      ORYX_CHECK(out, "cannot write ", path, ": cannot create ", tmp, ": ", std::strerror(errno));
+      write(out);
+      out.flush();
+      ORYX_CHECK(out, "cannot write ", path, ": writing ", tmp, " failed: ", std::strerror(errno));
+      out.close();
+      ORYX_CHECK(out, "cannot write ", path, ": closing ", tmp, " failed: ", std::strerror(errno));
+    }
+    sync_path(tmp, false);
+    run_hook(AtomicStage::BeforeRename, path);
+    rename_or_fail(tmp, path);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  sync_path(parent_dir(path), true);
+}
+
+void atomic_write_text(const std::string& path, const std::string& text) {
+  atomic_write_file(path, [&](std::ostream& out) { out.write(text.data(), text.size()); });
+}
+
+void atomic_replace_dir(const std::string& tmp_dir, const std::string& final_dir_arg) {
+  const std::string final_dir = strip_trailing_slashes(final_dir_arg);
+  ORYX_CHECK(fs::is_directory(tmp_dir), "cannot publish ", final_dir, ": ", tmp_dir,
+             " is not a folder");
+  sync_tree(tmp_dir);
+  run_hook(AtomicStage::BeforeRename, final_dir);
+  std::string old;
+  if (fs::exists(fs::symlink_status(final_dir))) {
+    remove_old_dirs(final_dir);
+    old = final_dir + ".old-" + random_suffix();
+    rename_or_fail(final_dir, old);
+    run_hook(AtomicStage::BetweenRenames, final_dir);
+  }
+  if (::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
+    const int err = errno;
+    if (!old.empty()) ::rename(old.c_str(), final_dir.c_str());
+    ORYX_FAIL("cannot rename ", tmp_dir, " to ", final_dir, ": ", std::strerror(err));
+  }
+  // One fsync covers both renames: they are entries of the same folder.
+  sync_path(parent_dir(final_dir), true);
+  run_hook(AtomicStage::BeforeRemoveOld, final_dir);
+  remove_old_dirs(final_dir);
+}
+
+std::string atomic_resolve_dir(const std::string& final_dir_arg) {
+  const std::string final_dir = strip_trailing_slashes(final_dir_arg);
+  const auto status = fs::status(final_dir);
+  if (fs::exists(status)) {
+    ORYX_CHECK(fs::is_directory(status), final_dir, " is not a folder");
+    return final_dir;
+  }
+  const auto old = list_old_dirs(final_dir);
+  if (old.size() == 1) return old[0];
+  ORYX_CHECK(!old.empty(), "folder ", final_dir, " does not exist");
+  std::string names;
+  for (const auto& o : old) names += (names.empty() ? "" : ", ") + o;
+  ORYX_FAIL("folder ", final_dir, " is missing and several interrupted saves left older versions (",
+            names, "); rename the one to keep to ", final_dir);
+}
+
+}  // namespace oryx

@@ -1,0 +1,74 @@
+#include "oryx/generate/generate.h"
+
+#include <chrono>
+
+#include "oryx/common/error.h"
+
+namespace oryx {
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0, const torch::Device& dev) {
+  if (dev.is_cuda()) torch::cuda::synchronize();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+GenerateResult generate(OryxModel& model, const torch::Tensor& prompts, const Schedule& schedule,
+                        const GenerateOptions& opts) {
+  sampling_check(opts.sampling);
+  ORYX_CHECK(prompts.dim() == 2 && prompts.size(1) >= 1, "generate: prompts must be [B,P] with P >= 1");
+  ORYX_CHECK(opts.max_new >= 0, "generate: --max-new must be >= 0");
+  ORYX_CHECK(opts.vocab_limit >= 0, "generate: vocab_limit must be >= 0");
+  const auto& c = model->config();
+  int64_t B = prompts.size(0), P = prompts.size(1);
+  int64_t capacity = P + std::max<int64_t>(opts.max_new - 1, 0);
+  ORYX_CHECK(capacity <= c.max_seq_len, "prompt (", P, " tokens) plus ", opts.max_new,
+             " new tokens exceed the model's max_seq_len of ", c.max_seq_len);
+
+  torch::NoGradGuard no_grad;
+  auto dev = model->device();
+  auto dtype = model->dtype();
+  ModelCache cache(c, B, capacity, dev, dtype);
+  GenerateResult res;
+  res.prompt_tokens = P;
+  res.tokens.assign(static_cast<size_t>(B), {});
+
+  auto prompt_modes = schedule.prompt_modes(P);
+  for (int64_t t = 0; t < P; ++t) res.modes.push_back(prompt_modes[t].item<bool>());
+  auto t0 = std::chrono::steady_clock::now();
+  auto logits = model->forward(prompts.to(dev), prompt_modes.to(dev), &cache).select(1, P - 1);
+  res.prefill_ms = ms_since(t0, dev);
+
+  std::mt19937_64 rng(opts.sampling.seed);
+  std::vector<bool> done(static_cast<size_t>(B), false);
+  t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < opts.max_new; ++i) {
+    auto logits_cpu = logits.to(torch::kCPU);
+    if (opts.vocab_limit > 0 && opts.vocab_limit < logits_cpu.size(-1))
+      logits_cpu.narrow(-1, opts.vocab_limit, logits_cpu.size(-1) - opts.vocab_limit).fill_(-INFINITY);
+    auto next = torch::empty({B, 1}, torch::kLong);
+    bool all_done = true;
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t tok = sampling_pick(logits_cpu[b], opts.sampling, rng);
+      next[b][0] = tok;
+      if (!done[static_cast<size_t>(b)]) res.tokens[static_cast<size_t>(b)].push_back(tok);
+      if (opts.stop_token && tok == *opts.stop_token) done[static_cast<size_t>(b)] = true;
+      all_done = all_done && done[static_cast<size_t>(b)];
+    }
+    if (all_done || i + 1 == opts.max_new) break;
+    int64_t pos = P + i;
+    bool mode_a = schedule.generated_mode(pos, P);
+    res.modes.push_back(mode_a);
+    auto modes = torch::full({1}, mode_a, torch::TensorOptions().dtype(torch::kBool));
+    logits = model->forward(next.to(dev), modes.to(dev), &cache).select(1, 0);
+    ++res.decode_steps;
+  }
+  res.decode_ms = ms_since(t0, dev);
+  int64_t n_a = std::count(res.modes.begin(), res.modes.end(), true);
+  res.attention_fraction = res.modes.empty() ? 0.0 : static_cast<double>(n_a) / res.modes.size();
+  return res;
+}
+
+}  // namespace oryx

@@ -1,0 +1,37 @@
+// Generation with any mode schedule: prefill the prompt with the chunked forms (each prompt
+// position in the mode the schedule gives it), then decode one token at a time with the step
+// forms, each generated token in the mode of the schedule's generation policy. Every token
+// writes both the KV cache and the recurrent state, so modes can change at any position.
+#pragma once
+#include <optional>
+#include <vector>
+
+#include "oryx/generate/sampler.h"
+#include "oryx/model/model.h"
+#include "oryx/schedule/schedule.h"
+
+namespace oryx {
+
+struct GenerateOptions {
+  int64_t max_new = 32;
+  SamplingOptions sampling;
+  std::optional<int64_t> stop_token;  // stop a sequence once it emits this id
+  // Ids >= this are never sampled (a tokenizer smaller than the padded model vocabulary
+  // cannot decode them); 0 = no limit.
+  int64_t vocab_limit = 0;
+};
+
+struct GenerateResult {
+  std::vector<std::vector<int64_t>> tokens;  // per sequence, the generated ids
+  std::vector<bool> modes;                   // mode of every fed position (prompt, generated)
+  int64_t prompt_tokens = 0;
+  double prefill_ms = 0, decode_ms = 0;
+  int64_t decode_steps = 0;
+  double attention_fraction = 0;             // over the fed positions
+};
+
+// prompts [B,P] int64 (one prompt length for the batch, P >= 1).
+GenerateResult generate(OryxModel& model, const torch::Tensor& prompts, const Schedule& schedule,
+                        const GenerateOptions& opts);
+
+}  // namespace oryx

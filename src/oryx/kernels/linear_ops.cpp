@@ -1,0 +1,288 @@
+// Torch-facing glue of the linear-mixer kernels: dtype, device and shape checks, buffer
+// allocation, the ChunkParams/StepParams fill, and the autograd function that pairs the
+// forward and backward kernels. The kernels themselves are in the .cu files beside this.
+#include "oryx/kernels/linear_ops.h"
+
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include <cstdlib>
+
+#include "oryx/common/error.h"
+#include "oryx/common/shape.h"
+#include "oryx/kernels/linear_kernels.h"
+
+namespace oryx {
+
+namespace {
+
+using torch::Tensor;
+namespace K = kernels;
+
+// ORYX_KERNELS_POISON=1 fills every buffer the kernels write with NaN first, so that the GPU
+// tests catch an element a kernel forgot to write (METHOD.md: never test on zeros).
+bool poison() {
+  static const bool on = [] {
+    const char* e = std::getenv("ORYX_KERNELS_POISON");
+    return e && std::string(e) == "1";
+  }();
+  return on;
+}
+
+Tensor alloc(c10::IntArrayRef sizes, const torch::TensorOptions& opts) {
+  return poison() ? torch::full(sizes, NAN, opts) : torch::empty(sizes, opts);
+}
+
+const K::bf16_bits* bf(const Tensor& t) {
+  return t.defined() ? reinterpret_cast<const K::bf16_bits*>(t.data_ptr<at::BFloat16>()) : nullptr;
+}
+K::bf16_bits* bf_mut(Tensor& t) {
+  return t.defined() ? reinterpret_cast<K::bf16_bits*>(t.data_ptr<at::BFloat16>()) : nullptr;
+}
+const float* f32(const Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+float* f32_mut(Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+
+K::Mixer mixer_of(LinearKind kind) {
+  ORYX_CHECK(kind != LinearKind::None, "linear kernels: this model has no linear mixer");
+  return kind == LinearKind::GatedDeltaNet ? K::Mixer::Gdn : K::Mixer::Ssd;
+}
+
+bool is_hopper(const Tensor& t) {
+  return at::cuda::getDeviceProperties(t.device().index())->major == 9;
+}
+
+void check_launch(const char* what) {
+  cudaError_t err = cudaGetLastError();
+  ORYX_CHECK(err == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(err));
+}
+
+// Everything the forward produced that the backward reads.
+struct Saved {
+  Tensor G, F, P, A, W, E, h;
+};
+
+struct Shapes {
+  int64_t B, T, H, K, V, N;
+};
+
+Shapes shapes_of(const Tensor& q, const Tensor& v) {
+  Shapes s{q.size(0), q.size(1), q.size(2), q.size(3), v.size(3), 0};
+  s.N = (s.T + K::kChunk - 1) / K::kChunk;
+  return s;
+}
+
+K::ChunkParams params_of(const Shapes& s, double scale) {
+  K::ChunkParams p;
+  p.B = static_cast<int>(s.B);
+  p.T = static_cast<int>(s.T);
+  p.H = static_cast<int>(s.H);
+  p.K = static_cast<int>(s.K);
+  p.V = static_cast<int>(s.V);
+  p.N = static_cast<int>(s.N);
+  p.scale = static_cast<float>(scale);
+  return p;
+}
+
+// Runs the forward kernels. q, k, v contiguous bf16; g, beta contiguous fp32; h0 fp32 or
+// undefined. With `save`, fills `saved` for the backward.
+std::pair<Tensor, Tensor> run_forward(K::Mixer mixer, const Tensor& q, const Tensor& k,
+                                      const Tensor& v, const Tensor& g, const Tensor& beta,
+                                      const Tensor& h0, double scale, bool save, Saved* saved) {
+  Shapes s = shapes_of(q, v);
+  auto bf16o = q.options().dtype(torch::kBFloat16);
+  auto f32o = q.options().dtype(torch::kFloat32);
+  Tensor o = alloc({s.B, s.T, s.H, s.V}, bf16o);
+  Tensor ht = alloc({s.B, s.H, s.K, s.V}, f32o);
+  if (s.T == 0) {
+    ht.copy_(h0.defined() ? h0 : torch::zeros_like(ht));
+    return {o, ht};
+  }
+  const int64_t C = K::kChunk, Tp = s.N * C;
+  bool gdn = mixer == K::Mixer::Gdn;
+  Saved w;
+  w.G = alloc({s.B, s.H, Tp}, f32o);
+  w.F = alloc({s.B, s.H, Tp, 4}, f32o);
+  w.P = alloc({s.B, s.H, s.N, C, C}, bf16o);
+  Tensor U;
+  if (gdn) {
+    w.A = alloc({s.B, s.H, s.N, C, C}, bf16o);
+    w.W = alloc({s.B, s.H, Tp, s.K}, bf16o);
+    U = alloc({s.B, s.H, Tp, s.V}, bf16o);
+  }
+  if (save) {
+    if (gdn) w.E = alloc({s.B, s.H, Tp, s.V}, bf16o);
+    w.h = alloc({s.B, s.H, s.N, s.K, s.V}, bf16o);
+  }
+  K::ChunkParams p = params_of(s, scale);
+  p.q = bf(q); p.k = bf(k); p.v = bf(v);
+  p.g = f32(g); p.beta = f32(beta); p.h0 = f32(h0);
+  p.o = bf_mut(o); p.ht = f32_mut(ht);
+  p.G = f32_mut(w.G); p.F = f32_mut(w.F);
+  p.P = bf_mut(w.P); p.A = bf_mut(w.A); p.W = bf_mut(w.W); p.U = bf_mut(U);
+  p.E = bf_mut(w.E); p.h = bf_mut(w.h);
+  p.save = save;
+  K::linear_forward(mixer, p, at::cuda::getCurrentCUDAStream());
+  check_launch("linear kernels forward");
+  if (saved) *saved = w;
+  return {o, ht};
+}
+
+// Inputs in the form the kernels read.
+struct Prepared {
+  Tensor q, k, v, g, beta, h0;
+};
+
+Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g,
+                 const Tensor& beta, const Tensor& h0) {
+  bool has_h0 = h0.defined() && h0.numel() > 0;  // an empty tensor stands for "none"
+  return {q.contiguous(), k.contiguous(), v.contiguous(), g.to(torch::kFloat32).contiguous(),
+          beta.to(torch::kFloat32).contiguous(),
+          has_h0 ? h0.to(torch::kFloat32).contiguous() : Tensor()};
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+struct LinearChunkedFunction : public torch::autograd::Function<LinearChunkedFunction> {
+  static variable_list forward(AutogradContext* ctx, const Tensor& q, const Tensor& k,
+                               const Tensor& v, const Tensor& g, const Tensor& beta,
+                               const Tensor& h0, int64_t mixer, double scale) {
+    ctx->set_materialize_grads(false);  // an unused output's gradient stays undefined
+    Prepared in = prepare(q, k, v, g, beta, h0);
+    Saved sv;
+    auto [o, ht] = run_forward(static_cast<K::Mixer>(mixer), in.q, in.k, in.v, in.g, in.beta,
+                               in.h0, scale, /*save=*/true, &sv);
+    ctx->save_for_backward({in.q, in.k, in.v, in.beta, in.h0, sv.G, sv.F, sv.P, sv.A, sv.W, sv.E, sv.h});
+    ctx->saved_data["mixer"] = mixer;
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["g_dtype"] = static_cast<int64_t>(g.scalar_type());
+    ctx->saved_data["beta_dtype"] = static_cast<int64_t>(beta.scalar_type());
+    ctx->saved_data["h0_defined"] = h0.numel() > 0;
+    return {o, ht};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto sv = ctx->get_saved_variables();
+    Tensor q = sv[0], k = sv[1], v = sv[2], beta = sv[3], h0 = sv[4];
+    Saved w{sv[5], sv[6], sv[7], sv[8], sv[9], sv[10], sv[11]};
+    auto mixer = static_cast<K::Mixer>(ctx->saved_data["mixer"].toInt());
+    double scale = ctx->saved_data["scale"].toDouble();
+    Shapes s = shapes_of(q, v);
+    auto bf16o = q.options().dtype(torch::kBFloat16);
+    auto f32o = q.options().dtype(torch::kFloat32);
+
+    Tensor dO = grads[0].defined() ? grads[0].to(torch::kBFloat16).contiguous()
+                                   : torch::zeros({s.B, s.T, s.H, s.V}, bf16o);
+    Tensor dht = grads[1].defined() ? grads[1].to(torch::kFloat32).contiguous() : Tensor();
+    Tensor dq = alloc({s.B, s.T, s.H, s.K}, bf16o), dk = alloc({s.B, s.T, s.H, s.K}, bf16o);
+    Tensor dv = alloc({s.B, s.T, s.H, s.V}, bf16o);
+    Tensor dg = alloc({s.B, s.T, s.H}, f32o), dbeta = alloc({s.B, s.T, s.H}, f32o);
+    Tensor dh0 = alloc({s.B, s.H, s.K, s.V}, f32o);
+    if (s.T == 0) {
+      dh0.copy_(dht.defined() ? dht : torch::zeros_like(dh0));
+    } else {
+      const int64_t C = K::kChunk, Tp = s.N * C;
+      Tensor dE = alloc({s.B, s.H, Tp, s.V}, bf16o);
+      Tensor dh = alloc({s.B, s.H, s.N, s.K, s.V}, bf16o);
+      K::ChunkParams p = params_of(s, scale);
+      p.q = bf(q); p.k = bf(k); p.v = bf(v); p.beta = f32(beta); p.h0 = f32(h0);
+      p.G = f32_mut(w.G); p.F = f32_mut(w.F);
+      p.P = bf_mut(w.P); p.A = bf_mut(w.A); p.W = bf_mut(w.W);
+      p.E = bf_mut(w.E); p.h = bf_mut(w.h);
+      p.dO = bf(dO); p.dht = f32(dht);
+      p.dE = bf_mut(dE); p.dh = bf_mut(dh);
+      p.dq = bf_mut(dq); p.dk = bf_mut(dk); p.dv = bf_mut(dv);
+      p.dg = f32_mut(dg); p.dbeta = f32_mut(dbeta); p.dh0 = f32_mut(dh0);
+      K::linear_backward(mixer, p, at::cuda::getCurrentCUDAStream());
+      check_launch("linear kernels backward");
+    }
+    auto g_dtype = static_cast<torch::ScalarType>(ctx->saved_data["g_dtype"].toInt());
+    auto beta_dtype = static_cast<torch::ScalarType>(ctx->saved_data["beta_dtype"].toInt());
+    bool h0_defined = ctx->saved_data["h0_defined"].toBool();
+    return {dq, dk, dv, dg.to(g_dtype), dbeta.to(beta_dtype), h0_defined ? dh0 : Tensor(),
+            Tensor(), Tensor()};
+  }
+};
+
+}  // namespace
+
+bool kernels_linear_supported(const Tensor& q, const Tensor& k, const Tensor& v) {
+  if (!q.is_cuda() || q.dim() != 4 || v.dim() != 4) return false;
+  if (q.scalar_type() != torch::kBFloat16 || k.scalar_type() != torch::kBFloat16 ||
+      v.scalar_type() != torch::kBFloat16)
+    return false;
+  if (!K::linear_dims_supported(static_cast<int>(q.size(3)), static_cast<int>(v.size(3)))) return false;
+  return is_hopper(q);
+}
+
+bool kernels_step_supported(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& state) {
+  if (!q.is_cuda() || q.dim() != 3 || v.dim() != 3) return false;
+  auto dt = q.scalar_type();
+  if (dt != torch::kBFloat16 && dt != torch::kFloat32) return false;
+  if (k.scalar_type() != dt || v.scalar_type() != dt || state.scalar_type() != torch::kFloat32)
+    return false;
+  int64_t Kd = q.size(2), Vd = v.size(2);
+  if (!((Kd == 64 || Kd == 128) && (Vd == 64 || Vd == 128))) return false;
+  return is_hopper(q);
+}
+
+RecurrenceOutput kernels_linear_chunked(LinearKind kind, const Tensor& q, const Tensor& k,
+                                        const Tensor& v, const Tensor& g, const Tensor& beta,
+                                        const Tensor& initial_state, double scale) {
+  const char* op = "linear kernels";
+  recurrence_check_inputs(op, q, k, v, g, beta, initial_state);
+  ORYX_CHECK(kernels_linear_supported(q, k, v), op, ": unsupported inputs (need bf16 CUDA q/k/v ",
+             "with K = V in {64, 128} on sm_90)");
+  if (initial_state.defined()) check_same_device(q, initial_state, op);
+  c10::cuda::CUDAGuard guard(q.device());
+  auto mixer = static_cast<int64_t>(mixer_of(kind));
+  bool grad = torch::GradMode::is_enabled() &&
+              (q.requires_grad() || k.requires_grad() || v.requires_grad() || g.requires_grad() ||
+               beta.requires_grad() || (initial_state.defined() && initial_state.requires_grad()));
+  if (grad) {
+    // torch::autograd::Function takes no undefined tensors: "no initial state" travels as an
+    // empty tensor (whose gradient is then undefined).
+    Tensor h0 = initial_state.defined() ? initial_state : torch::empty({0}, q.options().dtype(torch::kFloat32));
+    auto out = LinearChunkedFunction::apply(q, k, v, g, beta, h0, mixer, scale);
+    return {out[0], out[1]};
+  }
+  Prepared in = prepare(q, k, v, g, beta, initial_state);
+  auto [o, ht] = run_forward(static_cast<K::Mixer>(mixer), in.q, in.k, in.v, in.g, in.beta, in.h0,
+                             scale, /*save=*/false, nullptr);
+  return {o, ht};
+}
+
+RecurrenceOutput kernels_linear_step(LinearKind kind, const Tensor& q, const Tensor& k,
+                                     const Tensor& v, const Tensor& g, const Tensor& beta,
+                                     const Tensor& state, double scale, bool in_place) {
+  const char* op = "linear kernels step";
+  recurrence_check_step_inputs(op, q, k, v, g, beta, state);
+  ORYX_CHECK(kernels_step_supported(q, k, v, state), op, ": unsupported inputs");
+  c10::cuda::CUDAGuard guard(q.device());
+  int64_t B = q.size(0), H = q.size(1), Kd = q.size(2), Vd = v.size(2);
+  Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+  Tensor gc = g.to(torch::kFloat32).contiguous(), bc = beta.to(torch::kFloat32).contiguous();
+  Tensor s_in = state.contiguous();
+  Tensor s_out;
+  if (in_place) {
+    ORYX_CHECK(state.is_contiguous(), op, ": an in-place step needs a contiguous state");
+    s_out = state;
+  } else {
+    s_out = alloc({B, H, Kd, Vd}, state.options());
+  }
+  Tensor o = alloc({B, H, Vd}, v.options());
+  K::StepParams p;
+  p.B = static_cast<int>(B); p.H = static_cast<int>(H);
+  p.K = static_cast<int>(Kd); p.V = static_cast<int>(Vd);
+  p.scale = static_cast<float>(scale);
+  p.fp32_inputs = q.scalar_type() == torch::kFloat32;
+  p.q = qc.data_ptr(); p.k = kc.data_ptr(); p.v = vc.data_ptr();
+  p.g = gc.data_ptr<float>(); p.beta = bc.data_ptr<float>();
+  p.state_in = s_in.data_ptr<float>(); p.state_out = s_out.data_ptr<float>();
+  p.o = o.data_ptr();
+  K::linear_step(mixer_of(kind), p, at::cuda::getCurrentCUDAStream());
+  check_launch(op);
+  return {o, s_out};
+}
+
+}  // namespace oryx

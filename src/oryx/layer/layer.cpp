@@ -1,0 +1,91 @@
+#include "oryx/layer/layer.h"
+
+#include "oryx/layer/init.h"
+#include "oryx/layer/ops.h"
+
+namespace oryx {
+
+namespace F = torch::nn::functional;
+
+OryxLayerImpl::OryxLayerImpl(const ModelConfig& c) : c_(c) {
+  int64_t D = c.d_model, HK = c.qk_dim(), HV = c.v_dim();
+  // Residual-branch outputs start smaller so the residual stream's variance does not grow
+  // with depth (GPT-2's scheme).
+  double out_std = c.init_std / std::sqrt(2.0 * c.n_layers);
+  norm1 = register_parameter("norm1", torch::ones({D}));
+  w_k = register_parameter("w_k", init_linear(HK, D, c.init_std));
+  w_v = register_parameter("w_v", init_linear(HV, D, c.init_std));
+  conv_k = register_parameter("conv_k", init_conv(HK, c.conv_kernel));
+  conv_v = register_parameter("conv_v", init_conv(HV, c.conv_kernel));
+  if (c.share_q) w_q = register_parameter("w_q", init_linear(HK, D, c.init_std));
+  w_g = register_parameter("w_g", init_linear(HV, D, c.init_std));
+  if (!c.separate_out_norm) out_norm = register_parameter("out_norm", torch::ones({c.head_dim_v}));
+  w_o = register_parameter("w_o", init_linear(D, HV, out_std));
+  norm2 = register_parameter("norm2", torch::ones({D}));
+  w_gate = register_parameter("w_gate", init_linear(c.mlp_hidden, D, c.init_std));
+  w_up = register_parameter("w_up", init_linear(c.mlp_hidden, D, c.init_std));
+  w_down = register_parameter("w_down", init_linear(D, c.mlp_hidden, out_std));
+  if (c.has_attention()) attn = register_module("attn", AttentionMixer(c));
+  if (c.has_linear()) lin = register_module("lin", linear_mixer_create(c));
+}
+
+torch::Tensor OryxLayerImpl::conv(const torch::Tensor& x, const torch::Tensor& weight,
+                                  torch::Tensor* state, MixerForm form) const {
+  if (state && x.size(1) == 1 && form == MixerForm::Auto) {
+    auto r = short_conv_step(x.select(1, 0), weight, *state);
+    *state = r.state;
+    return r.y.unsqueeze(1);
+  }
+  auto r = short_conv(x, weight, state ? *state : torch::Tensor());
+  if (state) *state = r.state;
+  return r.y;
+}
+
+torch::Tensor OryxLayerImpl::mix(const torch::Tensor& x, const TokenModes& modes,
+                                 const torch::Tensor& positions, LayerCache* cache,
+                                 int64_t cache_length, MixerForm form) {
+  int64_t B = x.size(0), T = x.size(1), H = c_.n_heads;
+  auto k = conv(F::linear(x, w_k), conv_k, cache ? &cache->conv_k : nullptr, form);
+  auto v = conv(F::linear(x, w_v), conv_v, cache ? &cache->conv_v : nullptr, form);
+  if (c_.kv_conv_silu) {
+    k = torch::silu(k);
+    v = torch::silu(v);
+  }
+  k = k.view({B, T, H, c_.head_dim_k});
+  v = v.view({B, T, H, c_.head_dim_v});
+  if (c_.k_l2norm) k = l2_normalize(k);
+  auto q_shared = c_.share_q ? F::linear(x, w_q) : torch::Tensor();
+
+  torch::Tensor o_a, o_l;
+  if (attn) o_a = attn->forward(x, q_shared, k, v, modes, positions, cache, cache_length, form);
+  // The recurrence runs whenever some token reads it, and always with a cache: every token
+  // must update the state, whatever its mode.
+  if (lin && (modes.any_l || cache)) o_l = lin->forward(x, q_shared, k, v, cache, form);
+  if (!o_a.defined()) return o_l;
+  if (!o_l.defined()) return o_a;
+  auto pick_a = modes.is_attention.unsqueeze(-1).unsqueeze(-1);  // [B,T,1,1]
+  return torch::where(pick_a, o_a, o_l.to(o_a.scalar_type()));
+}
+
+torch::Tensor OryxLayerImpl::out_norm_apply(const torch::Tensor& o, const torch::Tensor& gate,
+                                            const TokenModes& modes) const {
+  if (!c_.separate_out_norm) return gated_rms_norm(o, gate, out_norm, c_.norm_eps);
+  auto y_a = gated_rms_norm(o, gate, attn->out_norm, c_.norm_eps);
+  auto y_l = gated_rms_norm(o, gate, lin->out_norm, c_.norm_eps);
+  return torch::where(modes.is_attention.unsqueeze(-1).unsqueeze(-1), y_a, y_l);
+}
+
+torch::Tensor OryxLayerImpl::forward(const torch::Tensor& h, const TokenModes& modes,
+                                     const torch::Tensor& positions, LayerCache* cache,
+                                     int64_t cache_length, MixerForm form) {
+  int64_t B = h.size(0), T = h.size(1);
+  auto x = rms_norm(h, norm1, c_.norm_eps);
+  auto o = mix(x, modes, positions, cache, cache_length, form);
+  auto gate = F::linear(x, w_g).view({B, T, c_.n_heads, c_.head_dim_v});
+  auto y = out_norm_apply(o, gate, modes).reshape({B, T, c_.v_dim()});
+  auto h1 = h + F::linear(y, w_o);
+  auto x2 = rms_norm(h1, norm2, c_.norm_eps);
+  return h1 + F::linear(torch::silu(F::linear(x2, w_gate)) * F::linear(x2, w_up), w_down);
+}
+
+}  // namespace oryx

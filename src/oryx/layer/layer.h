@@ -1,0 +1,51 @@
+// One Oryx block (SPEC section 1): pre-norm token mixer whose output each token takes from
+// its own mode, then a pre-norm SwiGLU MLP, both residual.
+//
+//   x = RMSNorm(h)
+//   k = ShortConv_k(x W_k), v = ShortConv_v(x W_v)   shared; [+ SiLU] [+ L2norm(k)]
+//   o_t = attention_t (mode A) or recurrence_t (mode L); every token feeds both the KV cache
+//         and the recurrent state
+//   h = h + GatedRMSNorm(o, x W_g) W_o;   h = h + MLP(RMSNorm(h))
+//
+// Shared parameters (used by both modes): norm1, w_k, w_v, conv_k, conv_v, w_g, out_norm,
+// w_o, norm2, mlp.*, and w_q when share_q. Mode-specific ones live in the submodules
+// `attn` (AttentionMixer) and `lin` (LinearMixer); a transformer has no `lin`, a pure
+// linear model no `attn`.
+#pragma once
+#include <torch/torch.h>
+
+#include "oryx/cache/cache.h"
+#include "oryx/config/model_config.h"
+#include "oryx/layer/modes.h"
+#include "oryx/mixers/attention/mixer.h"
+#include "oryx/mixers/linear_mixer.h"
+
+namespace oryx {
+
+class OryxLayerImpl : public torch::nn::Module {
+ public:
+  explicit OryxLayerImpl(const ModelConfig& c);
+
+  // h [B,T,D]; positions [T] absolute; cache (optional) holds cache_length earlier tokens.
+  torch::Tensor forward(const torch::Tensor& h, const TokenModes& modes,
+                        const torch::Tensor& positions, LayerCache* cache, int64_t cache_length,
+                        MixerForm form);
+
+ private:
+  // The token mixer's output o [B,T,H,V] before the output norm.
+  torch::Tensor mix(const torch::Tensor& x, const TokenModes& modes, const torch::Tensor& positions,
+                    LayerCache* cache, int64_t cache_length, MixerForm form);
+  torch::Tensor conv(const torch::Tensor& x, const torch::Tensor& weight, torch::Tensor* state,
+                     MixerForm form) const;
+  torch::Tensor out_norm_apply(const torch::Tensor& o, const torch::Tensor& gate,
+                               const TokenModes& modes) const;
+
+  ModelConfig c_;
+  torch::Tensor norm1, w_k, w_v, conv_k, conv_v, w_q, w_g, out_norm, w_o;
+  torch::Tensor norm2, w_gate, w_up, w_down;
+  AttentionMixer attn{nullptr};
+  LinearMixer lin{nullptr};
+};
+TORCH_MODULE(OryxLayer);
+
+}  // namespace oryx

@@ -1,0 +1,25 @@
+#include "oryx/layer/modes.h"
+
+#include "oryx/common/error.h"
+#include "oryx/common/shape.h"
+
+namespace oryx {
+
+TokenModes TokenModes::from_mask(const torch::Tensor& mask, int64_t batch) {
+  ORYX_CHECK(mask.scalar_type() == torch::kBool, "mode mask must be bool, got ", mask.scalar_type());
+  ORYX_CHECK(mask.dim() == 1 || mask.dim() == 2, "mode mask must be [T] or [B,T], got ",
+             shape_str(mask.sizes()));
+  TokenModes m;
+  m.is_attention = mask.dim() == 1 ? mask.unsqueeze(0).expand({batch, mask.size(0)}) : mask;
+  ORYX_CHECK(m.is_attention.size(0) == batch, "mode mask has ", m.is_attention.size(0),
+             " rows for a batch of ", batch);
+  auto per_position = m.is_attention.any(0);  // [T]
+  int64_t n_a = per_position.sum().item<int64_t>();
+  int64_t T = per_position.size(0);
+  m.any_a = n_a > 0;
+  m.any_l = !m.is_attention.all().item<bool>();
+  if (n_a < T) m.a_positions = per_position.nonzero().squeeze(1);
+  return m;
+}
+
+}  // namespace oryx

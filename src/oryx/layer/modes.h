@@ -1,0 +1,24 @@
+// Which mode each token of a forward call uses, with the facts every layer needs derived
+// once per call (each needs a device-to-host sync).
+#pragma once
+#include <torch/types.h>
+
+namespace oryx {
+
+struct TokenModes {
+  torch::Tensor is_attention;  // [B,T] bool on the model's device, true = mode A
+  torch::Tensor a_positions;   // [Ta] int64 call-relative positions where some sequence is in
+                               // mode A; undefined when that is every position
+  bool any_a = false;
+  bool any_l = false;
+
+  // From a [B,T] (or [T], broadcast to the batch) bool mask.
+  static TokenModes from_mask(const torch::Tensor& mask, int64_t batch);
+};
+
+// Which implementation of each mixer a forward uses.
+//   Auto:  chunked forms for sequences, step forms for one-token calls on a cache (decoding)
+//   Naive: the per-token reference loops everywhere (tests)
+enum class MixerForm { Auto, Naive };
+
+}  // namespace oryx

@@ -1,0 +1,36 @@
+// Small functional pieces of the Oryx layer, each computed in fp32 (fp64 for fp64 inputs)
+// and returned in the input's dtype, so bf16 activations keep fp32 statistics.
+#pragma once
+#include <torch/types.h>
+
+namespace oryx {
+
+// x * rsqrt(mean(x^2, last dim) + eps) * weight; weight has the size of the last dim.
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+// GatedRMSNorm of SPEC section 1: RMSNorm over each head's V values, times SiLU(gate).
+// o and gate [B,T,H,V]; weight [V] (one gain shared by the heads).
+torch::Tensor gated_rms_norm(const torch::Tensor& o, const torch::Tensor& gate,
+                             const torch::Tensor& weight, double eps);
+
+// x / sqrt(sum(x^2, last dim) + eps): the per-head L2 normalisation of GDN's q and k.
+torch::Tensor l2_normalize(const torch::Tensor& x, double eps = 1e-6);
+
+// Rotary position embedding (rotate-half form) of x [B,T,H,K] at absolute positions [T].
+torch::Tensor rope_apply(const torch::Tensor& x, const torch::Tensor& positions, double theta);
+
+// Causal depthwise convolution along time with a carried left context.
+//   x [B,T,C]; weight [C,W]; state [B,W-1,C] holds the W-1 inputs before x (oldest first),
+//   undefined for zeros. y_t = sum_j weight[:, j] * x_{t-W+1+j}, so weight[:, W-1] multiplies
+//   the current token. Returns y [B,T,C] and the new state (the last W-1 inputs).
+struct ConvOutput {
+  torch::Tensor y;
+  torch::Tensor state;
+};
+ConvOutput short_conv(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& state);
+
+// The same for one token: x [B,C]; state [B,W-1,C] required. Used by decoding.
+ConvOutput short_conv_step(const torch::Tensor& x, const torch::Tensor& weight,
+                           const torch::Tensor& state);
+
+}  // namespace oryx

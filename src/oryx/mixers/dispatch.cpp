@@ -1,0 +1,104 @@
+#include "oryx/mixers/dispatch.h"
+
+#include <cstdlib>
+
+#include "oryx/common/error.h"
+#include "oryx/mixers/gdn/gdn.h"
+#include "oryx/mixers/mamba2/mamba2.h"
+#ifdef ORYX_WITH_CUDA_KERNELS
+#include "oryx/kernels/linear_ops.h"
+#endif
+
+namespace oryx {
+
+namespace {
+
+bool force_reference() {
+  static const bool force = [] {
+    const char* e = std::getenv("ORYX_FORCE_REFERENCE");
+    return e && std::string(e) == "1";
+  }();
+  return force;
+}
+
+// Our kernels take a call when the build has them, the inputs qualify (bf16 CUDA q/k/v,
+// K = V in {64, 128}, a Hopper GPU: kernels/linear_ops.h) and no one forced the reference.
+bool use_chunked_kernels(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+#ifdef ORYX_WITH_CUDA_KERNELS
+  return !force_reference() && kernels_linear_supported(q, k, v);
+#else
+  (void)force_reference;
+  return false;
+#endif
+}
+
+#ifdef ORYX_WITH_CUDA_KERNELS
+bool use_step_kernel(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     const torch::Tensor& state) {
+  return !force_reference() && kernels_step_supported(q, k, v, state);
+}
+#endif
+
+}  // namespace
+
+const char* linear_backend_name(const torch::Tensor& q) {
+  return use_chunked_kernels(q, q, q) ? "cuda-kernels" : "reference";
+}
+
+RecurrenceOutput linear_chunked(LinearKind kind, const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v, const torch::Tensor& g,
+                                const torch::Tensor& beta, const torch::Tensor& initial_state,
+                                double scale, int64_t chunk) {
+#ifdef ORYX_WITH_CUDA_KERNELS
+  // The kernels use chunks of 64 whatever `chunk` says: the result does not depend on it.
+  if (kind != LinearKind::None && use_chunked_kernels(q, k, v))
+    return kernels_linear_chunked(kind, q, k, v, g, beta, initial_state, scale);
+#endif
+  switch (kind) {
+    case LinearKind::GatedDeltaNet: return gdn_chunked(q, k, v, g, beta, initial_state, scale, chunk);
+    case LinearKind::Mamba2: return ssd_chunked(q, k, v, g, beta, initial_state, scale, chunk);
+    case LinearKind::None: break;
+  }
+  ORYX_FAIL("linear_chunked: this model has no linear mixer");
+}
+
+RecurrenceOutput linear_naive(LinearKind kind, const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v, const torch::Tensor& g,
+                              const torch::Tensor& beta, const torch::Tensor& initial_state,
+                              double scale) {
+  switch (kind) {
+    case LinearKind::GatedDeltaNet: return gdn_naive(q, k, v, g, beta, initial_state, scale);
+    case LinearKind::Mamba2: return ssd_naive(q, k, v, g, beta, initial_state, scale);
+    case LinearKind::None: break;
+  }
+  ORYX_FAIL("linear_naive: this model has no linear mixer");
+}
+
+RecurrenceOutput linear_step(LinearKind kind, const torch::Tensor& q, const torch::Tensor& k,
+                             const torch::Tensor& v, const torch::Tensor& g,
+                             const torch::Tensor& beta, const torch::Tensor& state, double scale) {
+#ifdef ORYX_WITH_CUDA_KERNELS
+  if (kind != LinearKind::None && use_step_kernel(q, k, v, state))
+    return kernels_linear_step(kind, q, k, v, g, beta, state, scale, /*in_place=*/false);
+#endif
+  switch (kind) {
+    case LinearKind::GatedDeltaNet: return gdn_step(q, k, v, g, beta, state, scale);
+    case LinearKind::Mamba2: return ssd_step(q, k, v, g, beta, state, scale);
+    case LinearKind::None: break;
+  }
+  ORYX_FAIL("linear_step: this model has no linear mixer");
+}
+
+RecurrenceOutput linear_step_(LinearKind kind, const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v, const torch::Tensor& g,
+                              const torch::Tensor& beta, torch::Tensor& state, double scale) {
+#ifdef ORYX_WITH_CUDA_KERNELS
+  if (kind != LinearKind::None && state.is_contiguous() && use_step_kernel(q, k, v, state))
+    return kernels_linear_step(kind, q, k, v, g, beta, state, scale, /*in_place=*/true);
+#endif
+  RecurrenceOutput r = linear_step(kind, q, k, v, g, beta, state, scale);
+  state.copy_(r.state);
+  return {r.o, state};
+}
+
+}  // namespace oryx

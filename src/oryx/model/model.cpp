@@ -1,0 +1,90 @@
+#include "oryx/model/model.h"
+
+#include "oryx/checkpoint/weights.h"
+#include "oryx/common/error.h"
+#include "oryx/common/shape.h"
+#include "oryx/layer/init.h"
+#include "oryx/layer/ops.h"
+
+namespace oryx {
+
+OryxModelImpl::OryxModelImpl(const ModelConfig& c) : c_(c) {
+  embed = register_parameter("embed", torch::randn({c.vocab_size, c.d_model}) * c.init_std);
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.n_layers; ++i) layers->push_back(OryxLayer(c));
+  final_norm = register_parameter("final_norm", torch::ones({c.d_model}));
+  if (!c.tie_embeddings)
+    lm_head = register_parameter("lm_head", init_linear(c.vocab_size, c.d_model, c.init_std));
+}
+
+torch::Tensor OryxModelImpl::default_modes(int64_t T) const {
+  ORYX_CHECK(c_.kind != ModelKind::Oryx, "model '", c_.name,
+             "' is an oryx model: give a mode schedule (for example all-A, all-L, last:64)");
+  auto opts = torch::TensorOptions().dtype(torch::kBool).device(device());
+  return c_.kind == ModelKind::Transformer ? torch::ones({T}, opts) : torch::zeros({T}, opts);
+}
+
+void OryxModelImpl::check_inputs(const torch::Tensor& tokens, const torch::Tensor& modes,
+                                 int64_t cache_length) const {
+  ORYX_CHECK(tokens.dim() == 2, "tokens must be [B,T], got ", shape_str(tokens.sizes()));
+  ORYX_CHECK(tokens.scalar_type() == torch::kLong, "tokens must be int64, got ", tokens.scalar_type());
+  int64_t T = tokens.size(1);
+  ORYX_CHECK(cache_length + T <= c_.max_seq_len, "sequence of ", cache_length + T,
+             " tokens is longer than the model's max_seq_len of ", c_.max_seq_len);
+  if (tokens.numel() > 0) {
+    int64_t lo = tokens.min().item<int64_t>(), hi = tokens.max().item<int64_t>();
+    ORYX_CHECK(lo >= 0 && hi < c_.vocab_size, "token id ", lo < 0 ? lo : hi,
+               " is out of range for vocab_size ", c_.vocab_size);
+  }
+  if (!modes.defined()) return;
+  ORYX_CHECK(modes.size(-1) == T, "mode mask covers ", modes.size(-1), " tokens, the input has ", T);
+  if (c_.kind == ModelKind::Transformer)
+    ORYX_CHECK(modes.all().item<bool>(), "model '", c_.name,
+               "' is a transformer: every token must be in mode A");
+  if (c_.kind == ModelKind::Linear)
+    ORYX_CHECK(!modes.any().item<bool>(), "model '", c_.name,
+               "' is a linear model: every token must be in mode L");
+}
+
+torch::Tensor OryxModelImpl::hidden(const torch::Tensor& tokens, const torch::Tensor& modes_in,
+                                    ModelCache* cache, MixerForm form) {
+  int64_t L = cache ? cache->length() : 0;
+  check_inputs(tokens, modes_in, L);
+  int64_t B = tokens.size(0), T = tokens.size(1);
+  if (cache) {
+    ORYX_CHECK(cache->batch() == B, "cache holds ", cache->batch(), " sequences, input has ", B);
+    ORYX_CHECK(L + T <= cache->capacity(), "cache: ", L, " + ", T, " tokens exceed its capacity of ",
+               cache->capacity());
+  }
+  auto mask = modes_in.defined() ? modes_in.to(device()) : default_modes(T);
+  auto modes = TokenModes::from_mask(mask, B);
+  auto positions = torch::arange(L, L + T, torch::TensorOptions().dtype(torch::kLong).device(device()));
+  auto h = embed.index_select(0, tokens.reshape({-1}).to(device())).view({B, T, c_.d_model});
+  for (int64_t i = 0; i < c_.n_layers; ++i)
+    h = layers->at<OryxLayerImpl>(i).forward(h, modes, positions, cache ? &cache->layer(i) : nullptr,
+                                             L, form);
+  if (cache) cache->advance(T);
+  return rms_norm(h, final_norm, c_.norm_eps);
+}
+
+torch::Tensor OryxModelImpl::head(const torch::Tensor& hidden) const {
+  return torch::nn::functional::linear(hidden, c_.tie_embeddings ? embed : lm_head).to(torch::kFloat32);
+}
+
+torch::Tensor OryxModelImpl::forward(const torch::Tensor& tokens, const torch::Tensor& modes,
+                                     ModelCache* cache, MixerForm form) {
+  return head(hidden(tokens, modes, cache, form));
+}
+
+OryxModel model_create(const ModelConfig& c, uint64_t seed) {
+  torch::manual_seed(seed);
+  return OryxModel(c);
+}
+
+OryxModel model_load(const ModelConfig& c, uint64_t seed) {
+  auto m = model_create(c, seed);
+  if (!c.weights.empty()) weights_load(*m, c.weights);
+  return m;
+}
+
+}  // namespace oryx

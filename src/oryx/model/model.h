@@ -1,0 +1,54 @@
+// The Oryx language model: token embedding, a stack of Oryx layers, a final RMSNorm and the
+// LM head. The single-mixer baselines are this same code under their configs (kind
+// transformer: every token in mode A; kind linear: every token in mode L).
+#pragma once
+#include <torch/torch.h>
+
+#include "oryx/cache/cache.h"
+#include "oryx/config/model_config.h"
+#include "oryx/layer/layer.h"
+#include "oryx/layer/modes.h"
+
+namespace oryx {
+
+class OryxModelImpl : public torch::nn::Module {
+ public:
+  explicit OryxModelImpl(const ModelConfig& c);
+
+  // tokens [B,T] int64 ids in [0, vocab_size); modes [B,T] or [T] bool (true = mode A), or
+  // undefined for a single-mode model. With a cache, the tokens continue the cached ones
+  // (prefill for T > 1, decoding for T = 1) and the cache advances by T.
+  // Returns logits [B,T,vocab] in fp32.
+  torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& modes,
+                        ModelCache* cache = nullptr, MixerForm form = MixerForm::Auto);
+
+  // The final normed hidden states [B,T,D] (forward without the LM head).
+  torch::Tensor hidden(const torch::Tensor& tokens, const torch::Tensor& modes,
+                       ModelCache* cache = nullptr, MixerForm form = MixerForm::Auto);
+  torch::Tensor head(const torch::Tensor& hidden) const;
+
+  // The mask a single-mode model implies ([T] all true or all false); throws for oryx models,
+  // which need an explicit schedule.
+  torch::Tensor default_modes(int64_t T) const;
+
+  const ModelConfig& config() const { return c_; }
+  torch::Device device() const { return embed.device(); }
+  // The dtype activations take (and caches should hold): the parameters' dtype.
+  torch::ScalarType dtype() const { return embed.scalar_type(); }
+
+ private:
+  void check_inputs(const torch::Tensor& tokens, const torch::Tensor& modes, int64_t cache_length) const;
+
+  ModelConfig c_;
+  torch::Tensor embed, final_norm, lm_head;
+  torch::nn::ModuleList layers;
+};
+TORCH_MODULE(OryxModel);
+
+// A model with weights drawn from `seed` (torch's global generator is reseeded).
+OryxModel model_create(const ModelConfig& c, uint64_t seed = 0);
+
+// Loads a model: the config, then its safetensors weights if the config names a file.
+OryxModel model_load(const ModelConfig& c, uint64_t seed = 0);
+
+}  // namespace oryx

@@ -1,0 +1,276 @@
+#include "oryx/train/trainer.h"
+
+#include <ATen/autocast_mode.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+
+#include "oryx/checkpoint/checkpoint.h"
+#include "oryx/common/atomic_file.h"
+#include "oryx/common/error.h"
+#include "oryx/common/progress.h"
+#include "oryx/data/loader.h"
+#include "oryx/eval/loss.h"
+#include "oryx/model/model.h"
+#include "oryx/train/lr_schedule.h"
+#include "oryx/train/metrics.h"
+#include "oryx/train/plot.h"
+
+namespace fs = std::filesystem;
+
+namespace oryx {
+
+namespace {
+
+std::atomic<int> g_signal{0};
+
+extern "C" void on_stop_signal(int sig) {
+  g_signal = sig;
+  std::signal(sig, SIG_DFL);  // a second signal ends the process at once
+}
+
+// Catches SIGINT and SIGTERM for the life of a run, restoring the old handlers after.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_signal = 0;
+    old_int_ = std::signal(SIGINT, on_stop_signal);
+    old_term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+
+ private:
+  void (*old_int_)(int);
+  void (*old_term_)(int);
+};
+
+// bf16 autocast on CUDA for the forward pass (matmuls in bf16, parameters stay fp32).
+class AutocastScope {
+ public:
+  explicit AutocastScope(bool on) : on_(on) {
+    if (!on_) return;
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+  }
+
+ private:
+  bool on_;
+};
+
+torch::Device pick_device(const std::string& spec) {
+  if (spec == "auto") return torch::cuda::is_available() ? torch::Device("cuda") : torch::Device("cpu");
+  torch::Device d("cpu");
+  try {
+    d = torch::Device(spec);
+  } catch (const std::exception&) {
+    ORYX_FAIL("device: unknown device '", spec, "' (cpu, cuda, cuda:N or auto)");
+  }
+  ORYX_CHECK(!d.is_cuda() || torch::cuda::is_available(), "device ", spec,
+             ": no CUDA device is available on this machine");
+  return d;
+}
+
+std::vector<std::string> default_eval_schedules(const ModelConfig& c) {
+  if (c.kind == ModelKind::Transformer) return {"all-A"};
+  if (c.kind == ModelKind::Linear) return {"all-L"};
+  return {"all-A", "all-L", "every:2:" + std::to_string(c.chunk_size)};
+}
+
+}  // namespace
+
+TrainSummary train_run(const TrainOptions& opt_in) {
+  TrainOptions o = opt_in;
+  auto t_start = std::chrono::steady_clock::now();
+  if (o.threads > 0) torch::set_num_threads(static_cast<int>(o.threads));
+  torch::Device device = pick_device(o.device);
+  bool autocast = o.precision == "bf16" || (o.precision == "auto" && device.is_cuda());
+  ORYX_CHECK(!autocast || device.is_cuda(), "precision bf16 needs a CUDA device (bf16 autocast)");
+  fs::create_directories(o.out);
+  std::string ckpt_dir = (fs::path(o.out) / "ckpt").string();
+
+  // The model: the checkpoint's when resuming, else the config's.
+  bool have_ckpt = true;
+  try {
+    atomic_resolve_dir(ckpt_dir);
+  } catch (const Error&) {
+    have_ckpt = false;
+  }
+  ORYX_CHECK(o.resume || !have_ckpt, "run folder '", o.out,
+             "' already holds a checkpoint: pass --resume to continue it, or choose another --out");
+  TrainingState resumed;
+  ModelConfig cfg;
+  if (have_ckpt) {
+    cfg = checkpoint_config(ckpt_dir);
+    resumed = checkpoint_load_training(ckpt_dir);
+    if (!o.config.empty()) {
+      auto given = config_to_json(config_load(o.config)), saved = config_to_json(cfg);
+      given.erase("weights");
+      saved.erase("weights");
+      ORYX_CHECK(given == saved, "--config ", o.config, " differs from the config of the checkpoint in ",
+                 ckpt_dir, "; resume without --config or start a new run");
+    }
+  } else {
+    if (o.resume) std::fprintf(stderr, "oryx: no checkpoint in %s yet: starting from scratch\n", ckpt_dir.c_str());
+    ORYX_CHECK(!o.config.empty(), "give a model config (--config FILE)");
+    cfg = config_load(o.config);
+  }
+  const bool resuming = have_ckpt;
+  Dataset ds = dataset_open(o.data);
+  ORYX_CHECK(ds.vocab_size <= cfg.vocab_size, "dataset ", o.data, " has vocab_size ", ds.vocab_size,
+             ", more than the model's ", cfg.vocab_size);
+  ORYX_CHECK(o.seq_len <= cfg.max_seq_len, "seq_len ", o.seq_len, " exceeds the model's max_seq_len ",
+             cfg.max_seq_len);
+  if (o.eval_schedules.empty()) o.eval_schedules = default_eval_schedules(cfg);
+  std::vector<Schedule> eval_schedules;
+  for (const auto& s : o.eval_schedules) eval_schedules.push_back(schedule_parse(s));
+
+  auto model = model_load(cfg, o.seed);
+  model->to(device);
+  model->train();
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  for (const auto& p : model->named_parameters()) params.emplace_back(p.key(), p.value());
+  AdamW optimizer(params, o.adamw);
+  BatchLoader loader(ds, "train", o.batch_size, o.seq_len, o.seed);
+  TrainModeSampler sampler(o.schedule, o.seed ^ 0x9E3779B97F4A7C15ULL);
+
+  const int64_t seqs_per_step = o.batch_size * o.grad_accum;
+  const int64_t tokens_per_step = seqs_per_step * o.seq_len;
+  const int64_t total_steps = (o.tokens + tokens_per_step - 1) / tokens_per_step;
+  LrSchedule lr{o.adamw.lr, o.min_lr_ratio, (o.warmup_tokens + tokens_per_step - 1) / tokens_per_step,
+                total_steps};
+  int64_t eval_every = o.eval_every > 0 ? o.eval_every : std::max<int64_t>(1, total_steps / 10);
+
+  TrainSummary sum;
+  if (resuming) {
+    const auto& t = resumed.trainer;
+    try {
+      sum.steps = t.at("step").get<int64_t>();
+      sum.tokens = t.at("tokens").get<int64_t>();
+      loader.restore(t.at("loader"));
+      sampler.restore(t.at("sampler").get<std::string>());
+    } catch (const nlohmann::json::exception& e) {
+      ORYX_FAIL(ckpt_dir, "/trainer.json: ", e.what());
+    }
+    optimizer.load_state(resumed.optimizer, ckpt_dir + "/optimizer.safetensors");
+    ORYX_CHECK(sum.tokens <= o.tokens, "checkpoint ", ckpt_dir, " has trained ", sum.tokens,
+               " tokens, more than the budget of ", o.tokens);
+  }
+  atomic_write_text((fs::path(o.out) / "run.json").string(),
+                    nlohmann::json{{"options", train_options_to_json(o)}, {"model", config_to_json(cfg)}}.dump(2) + "\n");
+  MetricsWriter metrics((fs::path(o.out) / "metrics.jsonl").string(), sum.steps);
+
+  auto save = [&](const std::string& dir) {
+    TrainingState st;
+    st.trainer = {{"step", sum.steps},
+                  {"tokens", sum.tokens},
+                  {"total_steps", total_steps},
+                  {"loader", loader.state()},
+                  {"sampler", sampler.state()},
+                  {"options", train_options_to_json(o)}};
+    st.optimizer = optimizer.state();
+    checkpoint_save(dir, cfg, *model, ds.tokenizer_spec(), &st);
+  };
+  const bool have_val = ds.splits.count("val") > 0;
+  if (!have_val) std::fprintf(stderr, "oryx: dataset %s has no val split: no validation during training\n", o.data.c_str());
+  auto evaluate = [&] {
+    if (!have_val) return;
+    nlohmann::json rec = {{"kind", "eval"}, {"step", sum.steps}, {"tokens", sum.tokens}};
+    EvalWindows windows(ds, "val", o.batch_size, o.seq_len, o.eval_windows);
+    for (size_t i = 0; i < eval_schedules.size(); ++i) {
+      auto r = eval_loss(model, windows, eval_schedules[i]);
+      rec["eval"][o.eval_schedules[i]] = {{"loss", r.loss()},
+                                           {"perplexity", r.perplexity()},
+                                           {"attention_fraction", r.attention_fraction()},
+                                           {"tokens", r.tokens}};
+    }
+    metrics.write(rec);
+    sum.last_eval = rec;
+  };
+
+  StopSignals signals;
+  ProgressOptions bar_opts;
+  bar_opts.start = sum.tokens;
+  ProgressBar bar("train " + cfg.name, o.tokens, "tok", bar_opts);
+  int64_t steps_this_run = 0;
+  auto t_log = std::chrono::steady_clock::now();
+  int64_t tokens_at_log = sum.tokens;
+  while (sum.tokens < o.tokens) {
+    // The last step takes only the sequences left in the budget.
+    int64_t seqs = std::min(seqs_per_step, (o.tokens - sum.tokens) / o.seq_len);
+    double loss_sum = 0, attn_sum = 0;
+    for (int64_t done = 0; done < seqs; done += o.batch_size) {
+      int64_t rows = std::min(o.batch_size, seqs - done);
+      Batch b = loader.next();
+      auto inputs = b.inputs.narrow(0, 0, rows).to(device);
+      auto targets = b.targets.narrow(0, 0, rows).to(device);
+      torch::Tensor modes;
+      if (cfg.kind == ModelKind::Oryx) modes = sampler.sample(rows, o.seq_len);
+      attn_sum += modes.defined() ? modes.to(torch::kFloat64).sum().item<double>()
+                                  : (cfg.kind == ModelKind::Transformer ? rows * o.seq_len : 0);
+      torch::Tensor loss;
+      {
+        AutocastScope scope(autocast);
+        loss = token_loss(model->forward(inputs, modes.defined() ? modes.to(device) : modes), targets);
+      }
+      // Weight each micro-batch by its share of the step's sequences: the step's loss is the
+      // mean over all its tokens.
+      (loss * (static_cast<double>(rows) / seqs)).backward();
+      loss_sum += loss.item<double>() * rows;
+    }
+    double grad_norm = o.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(model->parameters(), o.grad_clip)
+                                       : 0.0;
+    double rate = lr.at(sum.steps);
+    optimizer.step(rate);
+    optimizer.zero_grad();
+    ++sum.steps;
+    ++steps_this_run;
+    sum.tokens += seqs * o.seq_len;
+    sum.last_loss = loss_sum / seqs;
+
+    bool last = sum.tokens >= o.tokens;
+    if (sum.steps % o.log_every == 0 || last || sum.steps == 1) {
+      auto now = std::chrono::steady_clock::now();
+      double dt = std::chrono::duration<double>(now - t_log).count();
+      metrics.write({{"kind", "train"},
+                     {"step", sum.steps},
+                     {"tokens", sum.tokens},
+                     {"lr", rate},
+                     {"loss", sum.last_loss},
+                     {"grad_norm", grad_norm},
+                     {"tokens_per_s", dt > 0 ? (sum.tokens - tokens_at_log) / dt : 0.0},
+                     {"attention_fraction", attn_sum / (seqs * o.seq_len)}});
+      t_log = now;
+      tokens_at_log = sum.tokens;
+    }
+    char extra[64];
+    std::snprintf(extra, sizeof extra, "loss %.4f", sum.last_loss);
+    bar.update(sum.tokens, extra);
+    if (sum.steps % eval_every == 0 || last) evaluate();
+    bool stop_slice = o.max_steps > 0 && steps_this_run >= o.max_steps && !last;
+    if (last || g_signal || stop_slice || (o.save_every > 0 && sum.steps % o.save_every == 0)) save(ckpt_dir);
+    if (g_signal || stop_slice) break;
+  }
+  bar.finish();
+  sum.signal = g_signal;
+  sum.interrupted = g_signal != 0;
+  sum.finished = sum.tokens >= o.tokens;
+  if (sum.finished) {
+    save((fs::path(o.out) / "final").string());
+    if (o.plot) plot_metrics({(fs::path(o.out) / "metrics.jsonl").string()}, (fs::path(o.out) / "loss.png").string());
+  }
+  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  return sum;
+}
+
+}  // namespace oryx

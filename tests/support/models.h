@@ -1,0 +1,30 @@
+// Shipped configs and the built CLI, for tests.
+#pragma once
+#include <torch/types.h>
+
+#include <string>
+
+#include "oryx/config/model_config.h"
+
+namespace oryx::testing {
+
+// Where the contract tests run: the CPU, or the device named by ORYX_TEST_DEVICE (e.g.
+// "cuda"), so that the same tests check the reference path on a GPU machine.
+torch::Device test_device();
+
+// configs/<name>.json of the source tree.
+std::string shipped_config_path(const std::string& name);
+ModelConfig shipped_config(const std::string& name);
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs the built `oryx` with `args` (a shell-quoted string), capturing stdout and stderr.
+CliResult run_cli(const std::string& args);
+
+// A fresh empty folder under the system temp dir, unique per call.
+std::string make_temp_dir(const std::string& tag);
+
+}  // namespace oryx::testing

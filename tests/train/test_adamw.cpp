@@ -1,0 +1,72 @@
+// AdamW against the update written out in fp64 in this test, on the test device (the CUDA
+// path uses torch's fused kernel, the CPU path our own loop), and its state round trip.
+#include <gtest/gtest.h>
+
+#include "oryx/common/error.h"
+#include "oryx/train/adamw.h"
+#include "support/models.h"
+#include "support/tolerance.h"
+
+namespace oryx::testing {
+namespace {
+
+TEST(TrainAdamW, MatchesTheFormula) {
+  seed(31);
+  auto dev = test_device();
+  AdamWOptions o;
+  o.lr = 1e-2;
+  o.weight_decay = 0.1;
+  auto w = torch::randn({5, 3}).to(dev), n = torch::randn({3}).to(dev);  // "w" decays, a norm does not
+  std::vector<std::pair<std::string, torch::Tensor>> params = {{"layers.0.w_k", w}, {"layers.0.norm1", n}};
+  AdamW opt(params, o);
+  // The reference, in fp64 on the CPU.
+  std::vector<torch::Tensor> p = {w.cpu().to(torch::kFloat64), n.cpu().to(torch::kFloat64)};
+  std::vector<torch::Tensor> m = {torch::zeros_like(p[0]), torch::zeros_like(p[1])};
+  std::vector<torch::Tensor> v = {torch::zeros_like(p[0]), torch::zeros_like(p[1])};
+  for (int step = 1; step <= 5; ++step) {
+    double lr = o.lr * step / 5.0;
+    std::vector<torch::Tensor> grads = {torch::randn({5, 3}), torch::randn({3})};
+    w.mutable_grad() = grads[0].to(dev);
+    n.mutable_grad() = grads[1].to(dev);
+    opt.step(lr);
+    for (int i = 0; i < 2; ++i) {
+      auto g = grads[i].to(torch::kFloat64);
+      m[i] = o.beta1 * m[i] + (1 - o.beta1) * g;
+      v[i] = o.beta2 * v[i] + (1 - o.beta2) * g * g;
+      double decay = i == 0 ? o.weight_decay : 0.0;
+      auto mhat = m[i] / (1 - std::pow(o.beta1, step)), vhat = v[i] / (1 - std::pow(o.beta2, step));
+      p[i] = p[i] * (1 - lr * decay) - lr * mhat / (vhat.sqrt() + o.eps);
+    }
+    EXPECT_LE(max_rel_error(w, p[0]), 1e-5) << "step " << step;
+    EXPECT_LE(max_rel_error(n, p[1]), 1e-5) << "step " << step;
+  }
+  EXPECT_EQ(opt.steps(), 5);
+}
+
+TEST(TrainAdamW, DecayGroupsAndStateRoundTrip) {
+  AdamWOptions o;
+  EXPECT_TRUE(adamw_decays("layers.3.w_o", o));
+  EXPECT_TRUE(adamw_decays("lm_head", o));
+  for (const char* name : {"embed", "final_norm", "layers.0.attn.q_norm", "layers.1.lin.A_log",
+                           "layers.1.lin.dt_bias", "layers.1.lin.D", "layers.0.out_norm"})
+    EXPECT_FALSE(adamw_decays(name, o)) << name;
+  o.decay_embeddings = true;
+  EXPECT_TRUE(adamw_decays("embed", o));
+
+  auto a = torch::randn({4});
+  AdamW opt({{"a", a}}, {});
+  a.mutable_grad() = torch::randn({4});
+  opt.step(1e-3);
+  auto state = opt.state();
+  auto b = a.detach().clone();
+  AdamW again({{"a", b}}, {});
+  again.load_state(state, "test");
+  EXPECT_EQ(again.steps(), 1);
+  auto wrong = state;
+  wrong[1].second = torch::zeros({5});
+  EXPECT_THROW(again.load_state(wrong, "test"), Error);
+  EXPECT_THROW(again.load_state({state[0]}, "test"), Error);
+}
+
+}  // namespace
+}  // namespace oryx::testing
