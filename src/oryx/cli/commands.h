@@ -13,5 +13,6 @@ void register_bench(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_train(CLI::App& app);
 void register_plot(CLI::App& app);
+void register_study(CLI::App& app);
 
 }  // namespace oryx::cli
