@@ -43,6 +43,7 @@ struct WidthCase {
   int64_t vocab;
   int bytes;
 };
+void PrintTo(const WidthCase& c, std::ostream* os) { *os << "vocab " << c.vocab << ", " << c.bytes << " bytes"; }
 
 class DataShardWidth : public ::testing::TestWithParam<WidthCase> {};
 

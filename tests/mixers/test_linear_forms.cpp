@@ -55,6 +55,9 @@ struct FormsCase {
   bool with_state;
   torch::ScalarType dtype;
 };
+void PrintTo(const FormsCase& c, std::ostream* os) {
+  *os << to_string(c.op) << " T=" << c.T << " " << c.dtype << (c.with_state ? " with state" : "");
+}
 
 std::string case_name(const ::testing::TestParamInfo<FormsCase>& info) {
   const auto& c = info.param;

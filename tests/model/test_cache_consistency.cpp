@@ -17,6 +17,8 @@ struct CacheCase {
   std::string config;
   std::string schedule;
 };
+// How gtest and ctest show a case (instead of its bytes).
+void PrintTo(const CacheCase& c, std::ostream* os) { *os << c.config << " " << c.schedule; }
 
 // Modes of the whole sequence: the prompt's from the schedule, generated positions from its
 // generation policy (what generate() feeds).

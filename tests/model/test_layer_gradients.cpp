@@ -35,6 +35,7 @@ struct GradCase {
   LinearKind linear;
   const char* modes;  // "A", "L" or "mixed"
 };
+void PrintTo(const GradCase& c, std::ostream* os) { *os << to_string(c.linear) << " modes " << c.modes; }
 
 class LayerGradients : public ::testing::TestWithParam<GradCase> {};
 

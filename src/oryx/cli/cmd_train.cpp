@@ -22,6 +22,13 @@ void flag(CLI::App* cmd, TrainCli& c, const std::string& name, const std::string
   cmd->add_option_function<T>(name, [&c, key](const T& v) { c.flags[key] = v; }, help)->group(group);
 }
 
+// Booleans are switches: `--resume` sets true (`--resume=false` sets false).
+template <>
+void flag<bool>(CLI::App* cmd, TrainCli& c, const std::string& name, const std::string& key,
+                const std::string& help, const std::string& group) {
+  cmd->add_flag_function(name, [&c, key](int64_t count) { c.flags[key] = count > 0; }, help)->group(group);
+}
+
 void run_train(TrainCli& c) {
   nlohmann::json j = c.run_file.empty() ? nlohmann::json::object() : train_run_file_read(c.run_file);
   ORYX_CHECK(j.is_object(), c.run_file, ": a run file must hold one object of options");
