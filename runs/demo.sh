@@ -23,7 +23,7 @@ rm -rf "$out/run"
   --schedule-chunk 16 --eval-windows 16 --log-every 8 --device "$device" --plot
 
 echo "== 3. evaluate: validation loss per schedule (attention fraction from 0 to 1)"
-"$oryx" eval --checkpoint "$out/run/final" --task ppl --data "$out/data" --device "$device" \
+"$oryx" eval --checkpoint "$out/run/final" --task ppl --data "$out/data" --seq-len 256 --device "$device" \
   --schedules "all-L;every:4:16;every:2:16;last:64;all-A"
 
 echo "== 4. generate: a recall prompt, prose in mode L and the question in mode A"
