@@ -122,7 +122,13 @@ std::vector<JobResult> jobs_run(std::vector<Job>& jobs, const JobPoolOptions& op
       if (slot < 0) break;
       const std::string device =
           options.devices.empty() ? "" : options.devices[static_cast<size_t>(slot) % options.devices.size()];
-      const pid_t pid = spawn(jobs[i], device, options.threads_per_job);
+      pid_t pid = 0;
+      try {
+        pid = spawn(jobs[i], device, options.threads_per_job);
+      } catch (const Error& e) {  // e.g. an unwritable log folder: this job fails, not the pool
+        finish(i, false, e.what());
+        continue;
+      }
       slot_busy[slot] = true;
       slot_of[i] = slot;
       running[pid] = i;
