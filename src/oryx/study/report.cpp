@@ -218,8 +218,7 @@ std::string study_report(const StudyPlan& plan, const std::string& out) {
   std::vector<std::string> metrics_files;
   for (const auto& r : models)
     if (!r.metrics.empty()) metrics_files.push_back(r.metrics);
-  const bool plots = !metrics_files.empty();
-  if (plots) {
+  if (!metrics_files.empty()) {
     try {
       plot_metrics(metrics_files, out + "/loss.png");
       md << "![loss curves](loss.png)\n\n";
@@ -301,7 +300,7 @@ std::string study_report(const StudyPlan& plan, const std::string& out) {
         spec.series.push_back(series);
       }
       write_table(md, {"model", "schedule", "attn frac", "accuracy", "examples"}, rows);
-      if (plots && !spec.series.empty()) {
+      if (!spec.series.empty()) {
         try {
           plot_render(spec, out + "/" + e.name + ".png");
           md << "![" << e.name << "](" << e.name << ".png)\n\n";

@@ -1,13 +1,11 @@
 #include "oryx/study/study.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <thread>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "oryx/common/atomic_file.h"
 #include "oryx/common/error.h"
