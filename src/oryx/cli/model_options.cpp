@@ -1,6 +1,7 @@
 #include "oryx/cli/model_options.h"
 
 #include "oryx/checkpoint/checkpoint.h"
+#include "oryx/common/device.h"
 #include "oryx/common/error.h"
 
 namespace oryx::cli {
@@ -22,20 +23,6 @@ ModelConfig model_options_config(const ModelOptions& o) {
   ModelConfig c = config_load(o.config);
   if (!o.checkpoint.empty()) c.weights = checkpoint_files(o.checkpoint).weights;
   return c;
-}
-
-torch::Device device_parse(const std::string& spec) {
-  if (spec == "auto") return torch::cuda::is_available() ? torch::Device("cuda") : torch::Device("cpu");
-  torch::Device d("cpu");
-  try {
-    d = torch::Device(spec);
-  } catch (const std::exception&) {
-    ORYX_FAIL("--device: unknown device '", spec, "' (cpu, cuda, cuda:N or auto)");
-  }
-  ORYX_CHECK(d.is_cpu() || d.is_cuda(), "--device: unsupported device '", spec, "'");
-  ORYX_CHECK(!d.is_cuda() || torch::cuda::is_available(), "--device ", spec,
-             ": no CUDA device is available on this machine");
-  return d;
 }
 
 OryxModel model_options_load(const ModelOptions& o) {

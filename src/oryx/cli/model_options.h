@@ -25,8 +25,6 @@ ModelConfig model_options_config(const ModelOptions& o);
 // Loads the model on the chosen device, in eval mode.
 OryxModel model_options_load(const ModelOptions& o);
 
-// "cpu", "cuda", "cuda:N", or "auto" (cuda when available).
-torch::Device device_parse(const std::string& spec);
 
 // The tokenizer spec for a model: `flag` if given, else the checkpoint's record, else
 // "byte" when the vocabulary can hold bytes; "" when none applies.

@@ -9,6 +9,7 @@
 
 #include "oryx/checkpoint/checkpoint.h"
 #include "oryx/common/atomic_file.h"
+#include "oryx/common/device.h"
 #include "oryx/common/error.h"
 #include "oryx/common/progress.h"
 #include "oryx/data/loader.h"
@@ -68,19 +69,6 @@ class AutocastScope {
   bool on_;
 };
 
-torch::Device pick_device(const std::string& spec) {
-  if (spec == "auto") return torch::cuda::is_available() ? torch::Device("cuda") : torch::Device("cpu");
-  torch::Device d("cpu");
-  try {
-    d = torch::Device(spec);
-  } catch (const std::exception&) {
-    ORYX_FAIL("device: unknown device '", spec, "' (cpu, cuda, cuda:N or auto)");
-  }
-  ORYX_CHECK(!d.is_cuda() || torch::cuda::is_available(), "device ", spec,
-             ": no CUDA device is available on this machine");
-  return d;
-}
-
 std::vector<std::string> default_eval_schedules(const ModelConfig& c) {
   if (c.kind == ModelKind::Transformer) return {"all-A"};
   if (c.kind == ModelKind::Linear) return {"all-L"};
@@ -93,7 +81,7 @@ TrainSummary train_run(const TrainOptions& opt_in) {
   TrainOptions o = opt_in;
   auto t_start = std::chrono::steady_clock::now();
   if (o.threads > 0) torch::set_num_threads(static_cast<int>(o.threads));
-  torch::Device device = pick_device(o.device);
+  torch::Device device = device_parse(o.device);
   bool autocast = o.precision == "bf16" || (o.precision == "auto" && device.is_cuda());
   ORYX_CHECK(!autocast || device.is_cuda(), "precision bf16 needs a CUDA device (bf16 autocast)");
   fs::create_directories(o.out);
