@@ -73,4 +73,14 @@ __device__ __forceinline__ void load_gates(const ChunkParams& p, int b, int h, i
 __device__ __forceinline__ int c_row(int e) { return ((threadIdx.x & 31) >> 2) + ((e >> 1) << 3); }
 __device__ __forceinline__ int c_col(int e) { return ((threadIdx.x & 3) << 1) + (e & 1); }
 
+// The per-token factors F (fwd_prep) of this lane's accumulator columns within a chunk:
+// t = 16 ks + 2c + {0, 1, 8, 9} for c = lane % 4, one group of four per 16-token block ks.
+__device__ __forceinline__ void load_lane_factors(const float4* F, int lane, float4 (&f)[4][4]) {
+#pragma unroll
+  for (int ks = 0; ks < 4; ++ks) {
+    int t = 16 * ks + 2 * (lane & 3);
+    f[ks][0] = F[t]; f[ks][1] = F[t + 1]; f[ks][2] = F[t + 8]; f[ks][3] = F[t + 9];
+  }
+}
+
 }  // namespace oryx::kernels

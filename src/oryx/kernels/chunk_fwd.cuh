@@ -280,13 +280,8 @@ __global__ void __launch_bounds__(BV * 2) fwd_state_kernel(ChunkParams p) {
         }
       }
     }
-    // The factors of this lane's columns t = 16 ks + 2c + {0, 1, 8, 9}.
     float4 f[4][4];
-#pragma unroll
-    for (int ks = 0; ks < 4; ++ks) {
-      int t = 16 * ks + 2 * (lane & 3);
-      f[ks][0] = F[t]; f[ks][1] = F[t + 1]; f[ks][2] = F[t + 8]; f[ks][3] = F[t + 9];
-    }
+    load_lane_factors(F, lane, f);
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
       const float4& f0 = f[j >> 1][(j & 1) * 2];
