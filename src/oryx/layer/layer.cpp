@@ -29,24 +29,13 @@ OryxLayerImpl::OryxLayerImpl(const ModelConfig& c) : c_(c) {
   if (c.has_linear()) lin = register_module("lin", linear_mixer_create(c));
 }
 
-torch::Tensor OryxLayerImpl::conv(const torch::Tensor& x, const torch::Tensor& weight,
-                                  torch::Tensor* state, MixerForm form) const {
-  if (state && x.size(1) == 1 && form == MixerForm::Auto) {
-    auto r = short_conv_step(x.select(1, 0), weight, *state);
-    *state = r.state;
-    return r.y.unsqueeze(1);
-  }
-  auto r = short_conv(x, weight, state ? *state : torch::Tensor());
-  if (state) *state = r.state;
-  return r.y;
-}
-
 torch::Tensor OryxLayerImpl::mix(const torch::Tensor& x, const TokenModes& modes,
                                  const torch::Tensor& positions, LayerCache* cache,
                                  int64_t cache_length, MixerForm form) {
   int64_t B = x.size(0), T = x.size(1), H = c_.n_heads;
-  auto k = conv(F::linear(x, w_k), conv_k, cache ? &cache->conv_k : nullptr, form);
-  auto v = conv(F::linear(x, w_v), conv_v, cache ? &cache->conv_v : nullptr, form);
+  const bool decode_step = form == MixerForm::Auto;
+  auto k = short_conv_cached(F::linear(x, w_k), conv_k, cache ? &cache->conv_k : nullptr, decode_step);
+  auto v = short_conv_cached(F::linear(x, w_v), conv_v, cache ? &cache->conv_v : nullptr, decode_step);
   if (c_.kv_conv_silu) {
     k = torch::silu(k);
     v = torch::silu(v);

@@ -35,8 +35,6 @@ class OryxLayerImpl : public torch::nn::Module {
   // The token mixer's output o [B,T,H,V] before the output norm.
   torch::Tensor mix(const torch::Tensor& x, const TokenModes& modes, const torch::Tensor& positions,
                     LayerCache* cache, int64_t cache_length, MixerForm form);
-  torch::Tensor conv(const torch::Tensor& x, const torch::Tensor& weight, torch::Tensor* state,
-                     MixerForm form) const;
   torch::Tensor out_norm_apply(const torch::Tensor& o, const torch::Tensor& gate,
                                const TokenModes& modes) const;
 

@@ -66,4 +66,16 @@ ConvOutput short_conv_step(const torch::Tensor& x, const torch::Tensor& weight,
   return {y, window.narrow(1, 1, W - 1)};
 }
 
+torch::Tensor short_conv_cached(const torch::Tensor& x, const torch::Tensor& weight, torch::Tensor* state,
+                                bool allow_step) {
+  if (state && x.size(1) == 1 && allow_step) {
+    auto r = short_conv_step(x.select(1, 0), weight, *state);
+    *state = r.state;
+    return r.y.unsqueeze(1);
+  }
+  auto r = short_conv(x, weight, state ? *state : torch::Tensor());
+  if (state) *state = r.state;
+  return r.y;
+}
+
 }  // namespace oryx

@@ -33,4 +33,10 @@ ConvOutput short_conv(const torch::Tensor& x, const torch::Tensor& weight, const
 ConvOutput short_conv_step(const torch::Tensor& x, const torch::Tensor& weight,
                            const torch::Tensor& state);
 
+// The short convolution as the layer and the mixers apply it. `state` is the cache's window
+// (nullptr without a cache) and is replaced by the new one. A single token with a cache goes
+// through short_conv_step when `allow_step` (decoding); everything else through short_conv.
+torch::Tensor short_conv_cached(const torch::Tensor& x, const torch::Tensor& weight, torch::Tensor* state,
+                                bool allow_step);
+
 }  // namespace oryx

@@ -31,15 +31,8 @@ torch::Tensor LinearMixerImpl::forward(const torch::Tensor& x, const torch::Tens
                                        LayerCache* cache, MixerForm form) {
   int64_t B = x.size(0), T = x.size(1);
   auto q_raw = q_shared.defined() ? q_shared : torch::nn::functional::linear(x, w_q);
-  ConvOutput cq = (cache && T == 1 && form == MixerForm::Auto)
-                      ? ConvOutput{}
-                      : short_conv(q_raw, conv_q, cache ? cache->conv_q : torch::Tensor());
-  if (!cq.y.defined()) {
-    cq = short_conv_step(q_raw.select(1, 0), conv_q, cache->conv_q);
-    cq.y = cq.y.unsqueeze(1);
-  }
-  if (cache) cache->conv_q = cq.state;
-  auto q = queries(cq.y.view({B, T, c_.n_heads, c_.head_dim_k}));
+  auto q_conv = short_conv_cached(q_raw, conv_q, cache ? &cache->conv_q : nullptr, form == MixerForm::Auto);
+  auto q = queries(q_conv.view({B, T, c_.n_heads, c_.head_dim_k}));
   auto gt = gates(x);
   torch::Tensor h0 = cache ? cache->state : torch::Tensor();
 
