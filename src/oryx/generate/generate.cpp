@@ -38,7 +38,8 @@ GenerateResult generate(OryxModel& model, const torch::Tensor& prompts, const Sc
   auto prompt_modes = schedule.prompt_modes(P);
   for (int64_t t = 0; t < P; ++t) res.modes.push_back(prompt_modes[t].item<bool>());
   auto t0 = std::chrono::steady_clock::now();
-  auto logits = model->forward(prompts.to(dev), prompt_modes.to(dev), &cache).select(1, P - 1);
+  // Only the last prompt position is sampled from: the LM head runs on it alone.
+  auto logits = model->head(model->hidden(prompts.to(dev), prompt_modes.to(dev), &cache).select(1, P - 1));
   res.prefill_ms = ms_since(t0, dev);
 
   std::mt19937_64 rng(opts.sampling.seed);
