@@ -196,7 +196,10 @@ TrainSummary train_run(const TrainOptions& opt_in) {
   while (sum.tokens < o.tokens) {
     // The last step takes only the sequences left in the budget.
     int64_t seqs = std::min(seqs_per_step, (o.tokens - sum.tokens) / o.seq_len);
-    double loss_sum = 0, attn_sum = 0;
+    // The step's loss is summed on the device (in fp64, as a host sum would) and read once
+    // per step: reading it per micro-batch would stall the GPU grad_accum times a step.
+    torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+    double attn_sum = 0;
     for (int64_t done = 0; done < seqs; done += o.batch_size) {
       int64_t rows = std::min(o.batch_size, seqs - done);
       Batch b = loader.next();
@@ -214,7 +217,7 @@ TrainSummary train_run(const TrainOptions& opt_in) {
       // Weight each micro-batch by its share of the step's sequences: the step's loss is the
       // mean over all its tokens.
       (loss * (static_cast<double>(rows) / seqs)).backward();
-      loss_sum += loss.item<double>() * rows;
+      loss_sum += loss.detach().to(torch::kFloat64) * static_cast<double>(rows);
     }
     double grad_norm = o.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(model->parameters(), o.grad_clip)
                                        : 0.0;
@@ -224,7 +227,7 @@ TrainSummary train_run(const TrainOptions& opt_in) {
     ++sum.steps;
     ++steps_this_run;
     sum.tokens += seqs * o.seq_len;
-    sum.last_loss = loss_sum / seqs;
+    sum.last_loss = loss_sum.item<double>() / seqs;
 
     bool last = sum.tokens >= o.tokens;
     if (sum.steps % o.log_every == 0 || last || sum.steps == 1) {
