@@ -15,7 +15,7 @@ namespace oryx::testing {
 namespace {
 
 const char* kModels[] = {"transformer", "gdn", "mamba2", "oryx-gdn", "oryx-mamba2"};
-const char* kSizes[] = {"tiny", "125m", "350m"};
+const char* kSizes[] = {"tiny", "1m", "125m", "350m"};
 
 // Counting parameters of a 350M model needs no weights: build on the meta device.
 ParamCounts counts_of(const std::string& name) {
@@ -54,6 +54,7 @@ TEST(ShippedConfigs, BaselinesMatchOryxParameterCount) {
 }
 
 TEST(ShippedConfigs, SizesAreAsNamed) {
+  EXPECT_NEAR(counts_of("oryx-gdn-1m").total / 1e6, 1.08, 0.05);
   EXPECT_NEAR(counts_of("oryx-gdn-125m").total / 1e6, 125, 10);
   EXPECT_NEAR(counts_of("oryx-gdn-350m").total / 1e6, 350, 15);
 }

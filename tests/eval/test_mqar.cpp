@@ -138,5 +138,37 @@ TEST(EvalMqar, EvalRowsStateScheduleAndAttentionFraction) {
   EXPECT_EQ(rows[1].pairs, 4);
 }
 
+// A@queries feeds exactly the query keys in mode A, so each example scores as it would under
+// a mask schedule of its own that marks those positions.
+TEST(EvalMqar, AttendQueriesEqualsAPerExampleMask) {
+  auto model = model_create(shipped_config("oryx-gdn-tiny"), 1);
+  MqarEvalOptions o;
+  o.task = small_task();
+  o.task.seq_len = 32;
+  o.pairs = {3};
+  o.examples = 5;
+  const auto rows = mqar_eval_attend_queries(model, o);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].schedule, kMqarAttendQueries);
+  EXPECT_EQ(rows[0].fed_a, 3 * 5);
+  EXPECT_DOUBLE_EQ(rows[0].attention_fraction(), 3.0 / 32.0);
+  int64_t correct = 0;
+  for (int64_t i = 0; i < o.examples; ++i) {
+    MqarOptions task = o.task;
+    task.pairs = 3;
+    const auto ex = mqar_example(task, i);
+    std::string mask = "mask:";
+    for (int64_t t : ex.targets) mask += t == kIgnoreIndex ? 'L' : 'A';
+    ScoreOptions so;
+    so.vocab_limit = o.task.vocab;  // as mqar_eval scores
+    const auto s = score_sequences(model, {{ex.inputs, ex.targets, 32}}, schedule_parse(mask), so);
+    correct += s[0].correct;
+  }
+  EXPECT_DOUBLE_EQ(rows[0].accuracy, static_cast<double>(correct) / 15.0);
+  // A single-mode model cannot place attention.
+  auto linear = model_create(shipped_config("gdn-tiny"), 1);
+  EXPECT_THROW(mqar_eval_attend_queries(linear, o), Error);
+}
+
 }  // namespace
 }  // namespace oryx::testing

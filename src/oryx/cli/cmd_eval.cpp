@@ -51,6 +51,7 @@ struct EvalFlags {
   int64_t vocab = 0;
   double power_a = MqarOptions{}.power_a;
   bool zero_filler = false;
+  bool attend_queries = false;
   // niah and kv
   std::vector<int64_t> lengths = NiahOptions{}.lengths, lines = KvOptions{}.lines;
   std::vector<double> depths;
@@ -141,7 +142,13 @@ std::vector<nlohmann::json> run_task(const EvalFlags& f, OryxModel& model,
     settings.update({{"vocab", o.task.vocab}, {"seq_len", o.task.seq_len}, {"pairs", o.pairs},
                      {"examples", o.examples}, {"power_a", o.task.power_a},
                      {"filler", o.task.noise_filler ? "noise" : "zero"}});
-    return sweep_run(schedules, sweep_mqar(model, o));
+    settings["attend_queries"] = f.attend_queries;
+    auto rows = sweep_run(schedules, sweep_mqar(model, o));
+    if (f.attend_queries && c.kind != ModelKind::Oryx)
+      std::fprintf(stderr, "oryx eval: --attend-queries skipped: %s has one mode\n", c.name.c_str());
+    else if (f.attend_queries)
+      for (const auto& row : mqar_eval_attend_queries(model, o)) rows.push_back(row.to_json());
+    return rows;
   }
   if (f.task == "niah") {
     ORYX_CHECK(!f.data.empty(), "--task niah needs --data: text for the haystack (e.g. a corpus .txt.zst)");
@@ -346,6 +353,9 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--power-a", f->power_a, "mqar: query positions ~ (s+1)^(a-1)")
       ->capture_default_str()->group("MQAR");
   cmd->add_flag("--zero-filler", f->zero_filler, "mqar: fill with id 0 instead of random ids")->group("MQAR");
+  cmd->add_flag("--attend-queries", f->attend_queries,
+                "mqar: also score with mode A at the query keys only, L elsewhere (Oryx models)")
+      ->group("MQAR");
   cmd->add_option("--lengths", f->lengths, "niah: prompt lengths in tokens")
       ->delimiter(',')->capture_default_str()->group("NIAH and KV");
   cmd->add_option("--depths", f->depths,

@@ -1,4 +1,4 @@
-// oryx train: train a model on a prepared dataset to a fixed token budget.
+// oryx train: train a model on a prepared dataset, or on synthetic MQAR, to a fixed token budget.
 #include <iostream>
 
 #include "oryx/cli/commands.h"
@@ -17,16 +17,16 @@ struct TrainCli {
 
 // A flag that, when given, sets `key` of the options object.
 template <typename T>
-void flag(CLI::App* cmd, TrainCli& c, const std::string& name, const std::string& key,
-          const std::string& help, const std::string& group) {
-  cmd->add_option_function<T>(name, [&c, key](const T& v) { c.flags[key] = v; }, help)->group(group);
+CLI::Option* flag(CLI::App* cmd, TrainCli& c, const std::string& name, const std::string& key,
+                  const std::string& help, const std::string& group) {
+  return cmd->add_option_function<T>(name, [&c, key](const T& v) { c.flags[key] = v; }, help)->group(group);
 }
 
 // Booleans are switches: `--resume` sets true (`--resume=false` sets false).
 template <>
-void flag<bool>(CLI::App* cmd, TrainCli& c, const std::string& name, const std::string& key,
-                const std::string& help, const std::string& group) {
-  cmd->add_flag_function(name, [&c, key](int64_t count) { c.flags[key] = count > 0; }, help)->group(group);
+CLI::Option* flag<bool>(CLI::App* cmd, TrainCli& c, const std::string& name, const std::string& key,
+                        const std::string& help, const std::string& group) {
+  return cmd->add_flag_function(name, [&c, key](int64_t count) { c.flags[key] = count > 0; }, help)->group(group);
 }
 
 void run_train(TrainCli& c) {
@@ -64,10 +64,12 @@ void register_train(CLI::App& app) {
       "Examples:\n"
       "  oryx train --config configs/oryx-gdn-tiny.json --data data/demo --out runs/out/demo \\\n"
       "             --tokens 1048576 --batch-size 16 --seq-len 256 --lr 3e-3\n"
+      "  oryx train --config configs/transformer-tiny.json --data mqar --mqar-vocab 512 \\\n"
+      "             --mqar-pairs 4,8,16 --seq-len 128 --tokens 4194304 --out runs/out/mqar\n"
       "  oryx train --run runs/study-125m.toml --out runs/out/x --resume");
   cmd->add_option("--run", c->run_file, "Run file with options (JSON or TOML)")->group("Run");
   flag<std::string>(cmd, *c, "--config", "config", "Model config (JSON)", "Run");
-  flag<std::string>(cmd, *c, "--data", "data", "Dataset folder from `oryx prepare`", "Run");
+  flag<std::string>(cmd, *c, "--data", "data", "Dataset folder from `oryx prepare`, or mqar (synthetic recall)", "Run");
   flag<std::string>(cmd, *c, "--out", "out", "Run folder", "Run");
   flag<int64_t>(cmd, *c, "--tokens", "tokens", "Token budget (a multiple of --seq-len)", "Run");
   flag<bool>(cmd, *c, "--resume", "resume", "Continue from <out>/ckpt", "Run");
@@ -83,6 +85,11 @@ void register_train(CLI::App& app) {
   flag<double>(cmd, *c, "--eps", "eps", "AdamW epsilon [1e-8]", "Optimiser");
   flag<bool>(cmd, *c, "--decay-embeddings", "decay_embeddings", "Weight decay on embeddings too", "Optimiser");
   flag<double>(cmd, *c, "--grad-clip", "grad_clip", "Max gradient norm, 0 = off [1.0]", "Optimiser");
+  flag<int64_t>(cmd, *c, "--mqar-vocab", "mqar_vocab", "Ids used, at most the model's vocab_size [8192]", "MQAR data");
+  flag<std::vector<int64_t>>(cmd, *c, "--mqar-pairs", "mqar_pairs", "Pair counts, cycled per sequence [4,8,16,32,64]",
+                             "MQAR data")->delimiter(',');
+  flag<double>(cmd, *c, "--mqar-power-a", "mqar_power_a", "Query positions ~ (s+1)^(a-1) [0.01]", "MQAR data");
+  flag<bool>(cmd, *c, "--mqar-zero-filler", "mqar_zero_filler", "Filler id 0 instead of random ids", "MQAR data");
   flag<int64_t>(cmd, *c, "--schedule-chunk", "schedule_chunk", "Mixed-mode chunk length [64]", "Mixed modes");
   flag<double>(cmd, *c, "--p-all-a", "p_all_a", "Probability of an all-A sequence [0.25]", "Mixed modes");
   flag<double>(cmd, *c, "--p-all-l", "p_all_l", "Probability of an all-L sequence [0.25]", "Mixed modes");

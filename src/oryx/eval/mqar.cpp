@@ -118,7 +118,10 @@ nlohmann::json MqarRow::to_json() const {
           {"tokens_a", fed_a}};
 }
 
-std::vector<MqarRow> mqar_eval(OryxModel& model, const MqarEvalOptions& o, const Schedule& schedule) {
+namespace {
+
+// `schedule` null: A at the query keys, L elsewhere.
+std::vector<MqarRow> mqar_rows(OryxModel& model, const MqarEvalOptions& o, const Schedule* schedule) {
   ORYX_CHECK(o.examples >= 1, "mqar: examples must be at least 1, got ", o.examples);
   ORYX_CHECK(!o.pairs.empty(), "mqar: no pair counts given");
   ORYX_CHECK(o.task.vocab <= model->config().vocab_size, "mqar: vocab ", o.task.vocab,
@@ -131,14 +134,18 @@ std::vector<MqarRow> mqar_eval(OryxModel& model, const MqarEvalOptions& o, const
     std::vector<ScoredSequence> seqs;
     for (int64_t i = 0; i < o.examples; ++i) {
       auto ex = mqar_example(task, i);
-      seqs.push_back({std::move(ex.inputs), std::move(ex.targets), task.seq_len});
+      std::vector<bool> modes;
+      if (!schedule)
+        for (int64_t t : ex.targets) modes.push_back(t != kIgnoreIndex);
+      seqs.push_back({std::move(ex.inputs), std::move(ex.targets), task.seq_len, std::move(modes)});
     }
     ScoreOptions so = o.score;
     so.vocab_limit = task.vocab;
     if (!so.progress_label.empty()) so.progress_label += " pairs=" + std::to_string(pairs);
-    const auto scores = score_sequences(model, seqs, schedule, so);
+    // Without a schedule every sequence carries its own modes; the one passed is not read.
+    const auto scores = score_sequences(model, seqs, schedule ? *schedule : Schedule{}, so);
     MqarRow row;
-    row.schedule = eval_schedule_name(schedule);
+    row.schedule = schedule ? eval_schedule_name(*schedule) : kMqarAttendQueries;
     row.pairs = pairs;
     row.seq_len = task.seq_len;
     row.vocab = task.vocab;
@@ -156,6 +163,18 @@ std::vector<MqarRow> mqar_eval(OryxModel& model, const MqarEvalOptions& o, const
     rows.push_back(row);
   }
   return rows;
+}
+
+}  // namespace
+
+std::vector<MqarRow> mqar_eval(OryxModel& model, const MqarEvalOptions& o, const Schedule& schedule) {
+  return mqar_rows(model, o, &schedule);
+}
+
+std::vector<MqarRow> mqar_eval_attend_queries(OryxModel& model, const MqarEvalOptions& o) {
+  ORYX_CHECK(model->config().kind == ModelKind::Oryx, "mqar: attention at the queries needs an Oryx model; ",
+             model->config().name, " has one mode");
+  return mqar_rows(model, o, nullptr);
 }
 
 }  // namespace oryx

@@ -76,4 +76,11 @@ struct MqarRow {
 
 std::vector<MqarRow> mqar_eval(OryxModel& model, const MqarEvalOptions& o, const Schedule& schedule);
 
+// The same rows with attention placed by content (Oryx models only): each query key is fed in
+// mode A and every other token in mode L, so the attention fraction is pairs / seq_len. The
+// queries read the one KV cache that every token, in either mode, wrote: what an oracle that
+// knows where recall happens would schedule. Rows name the schedule "A@queries".
+std::vector<MqarRow> mqar_eval_attend_queries(OryxModel& model, const MqarEvalOptions& o);
+inline constexpr const char* kMqarAttendQueries = "A@queries";
+
 }  // namespace oryx

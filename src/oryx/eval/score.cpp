@@ -40,6 +40,8 @@ std::vector<SequenceScore> score_sequences(OryxModel& model, const std::vector<S
                max_len);
     ORYX_CHECK(s.targets.size() == s.tokens.size(), "sequence ", i, ": ", s.targets.size(),
                " targets for ", n, " tokens");
+    ORYX_CHECK(s.modes.empty() || s.modes.size() == s.tokens.size(), "sequence ", i, ": ", s.modes.size(),
+               " modes for ", n, " tokens");
     for (int64_t t : s.targets)
       ORYX_CHECK(t == kIgnoreIndex || (t >= 0 && t < model->config().vocab_size), "sequence ", i,
                  ": target id ", t, " is outside the model's vocabulary of ", model->config().vocab_size);
@@ -72,7 +74,8 @@ std::vector<SequenceScore> score_sequences(OryxModel& model, const std::vector<S
       const auto n = static_cast<int64_t>(s.tokens.size());
       tokens[r].slice(0, 0, n).copy_(torch::tensor(s.tokens, torch::kLong));
       targets[r].slice(0, 0, n).copy_(torch::tensor(s.targets, torch::kLong));
-      auto m = sequence_modes(schedule, n, s.prompt_len);
+      auto m = s.modes.empty() ? sequence_modes(schedule, n, s.prompt_len) : torch::empty({n}, torch::kBool);
+      if (!s.modes.empty()) std::copy(s.modes.begin(), s.modes.end(), m.data_ptr<bool>());
       modes[r].slice(0, 0, n).copy_(m);
       modes[r].slice(0, n, T).fill_(m[n - 1].item<bool>());
       score.fed = n;

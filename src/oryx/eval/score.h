@@ -29,6 +29,8 @@ struct ScoredSequence {
   std::vector<int64_t> tokens;   // the ids fed
   std::vector<int64_t> targets;  // same length: the id expected next, or kIgnoreIndex
   int64_t prompt_len = 0;        // positions [0, prompt_len) are the prompt (<= tokens.size())
+  std::vector<bool> modes{};     // when not empty: each position's mode (true = A), in place
+                                 // of the schedule's; for content-placed attention
 };
 
 struct SequenceScore {

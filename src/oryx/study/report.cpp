@@ -286,18 +286,29 @@ std::string study_report(const StudyPlan& plan, const std::string& out) {
       rows.clear();
       for (const auto& r : models) {
         if (!r.evals.count(e.name)) { rows.push_back({r.plan->name, "missing", "", "", ""}); continue; }
-        PlotSeries series{r.plan->name, {}, {}};
+        // Schedules placed by position form the model's curve; attention placed by content
+        // (a schedule named "A@...") is a point of its own, not a step on that curve. A
+        // single-mode model has one point: drawn as a level line, the bar to compare with.
+        PlotSeries by_position{r.plan->name, {}, {}}, by_content{r.plan->name + " A@content", {}, {}};
         auto summary = sweep_summary(r.evals.at(e.name)["rows"].get<std::vector<json>>());
         std::sort(summary.begin(), summary.end(), [](const json& a, const json& b) {
           return a["attention_fraction"].get<double>() < b["attention_fraction"].get<double>();
         });
         for (const auto& s : summary) {
-          rows.push_back({r.plan->name, s["schedule"].get<std::string>(), fmt(s["attention_fraction"].get<double>(), 4),
+          const std::string schedule = s["schedule"];
+          rows.push_back({r.plan->name, schedule, fmt(s["attention_fraction"].get<double>(), 4),
                           fmt(s["accuracy"].get<double>()), std::to_string(s["examples"].get<int64_t>())});
+          auto& series = schedule.rfind("A@", 0) == 0 ? by_content : by_position;
           series.x.push_back(s["attention_fraction"].get<double>());
           series.y.push_back(s["accuracy"].get<double>());
         }
-        spec.series.push_back(series);
+        if (summary.size() == 1) {
+          by_position.name += " (" + summary[0]["schedule"].get<std::string>() + ")";
+          by_position.x = {0.0, 1.0};
+          by_position.y.push_back(by_position.y[0]);
+        }
+        for (auto* series : {&by_position, &by_content})
+          if (!series->x.empty()) spec.series.push_back(*series);
       }
       write_table(md, {"model", "schedule", "attn frac", "accuracy", "examples"}, rows);
       if (!spec.series.empty()) {

@@ -13,6 +13,21 @@ TrainOptions train_options_from_json(const nlohmann::json& j, const std::string&
   TrainOptions o;
   o.config = f.str("config", "");
   o.data = f.str("data", "");
+  o.mqar.vocab = f.positive_int("mqar_vocab", o.mqar.vocab);
+  if (f.has("mqar_pairs")) {
+    const auto& p = f.raw("mqar_pairs");
+    ORYX_CHECK(p.is_array() && !p.empty(), where, ": key 'mqar_pairs' must be a non-empty list of pair counts");
+    o.mqar.pairs.clear();
+    for (const auto& e : p) {
+      ORYX_CHECK(e.is_number_integer() && e.get<int64_t>() > 0, where,
+                 ": key 'mqar_pairs' must hold positive integers, got ", e.dump());
+      o.mqar.pairs.push_back(e.get<int64_t>());
+    }
+  }
+  o.mqar.power_a = f.positive_number("mqar_power_a", o.mqar.power_a);
+  o.mqar.zero_filler = f.boolean("mqar_zero_filler", o.mqar.zero_filler);
+  const bool mqar_keys = f.has("mqar_vocab") || f.has("mqar_pairs") || f.has("mqar_power_a") ||
+                         f.has("mqar_zero_filler");
   o.out = f.str("out", "");
   o.tokens = f.positive_int("tokens");
   o.batch_size = f.positive_int("batch_size", o.batch_size);
@@ -50,7 +65,9 @@ TrainOptions train_options_from_json(const nlohmann::json& j, const std::string&
   o.resume = f.boolean("resume", o.resume);
   o.plot = f.boolean("plot", o.plot);
   f.reject_unknown();
-  ORYX_CHECK(!o.data.empty(), where, ": key 'data' is required (a folder from `oryx prepare`)");
+  ORYX_CHECK(!o.data.empty(), where, ": key 'data' is required (a folder from `oryx prepare`, or \"mqar\")");
+  ORYX_CHECK(o.data == "mqar" || !mqar_keys, where, ": keys 'mqar_*' apply only to data = \"mqar\", but data is '",
+             o.data, "'");
   ORYX_CHECK(!o.out.empty(), where, ": key 'out' is required (the run folder)");
   ORYX_CHECK(o.adamw.weight_decay >= 0, where, ": key 'weight_decay' must be >= 0");
   ORYX_CHECK(o.grad_clip >= 0, where, ": key 'grad_clip' must be >= 0 (0 = off)");
@@ -64,7 +81,7 @@ TrainOptions train_options_from_json(const nlohmann::json& j, const std::string&
 }
 
 nlohmann::json train_options_to_json(const TrainOptions& o) {
-  return {{"config", o.config},
+  nlohmann::json j = {{"config", o.config},
           {"data", o.data},
           {"out", o.out},
           {"tokens", o.tokens},
@@ -95,6 +112,13 @@ nlohmann::json train_options_to_json(const TrainOptions& o) {
           {"threads", o.threads},
           {"resume", o.resume},
           {"plot", o.plot}};
+  // Written only where they apply, so that the object parses back (train_options_from_json).
+  if (o.data == "mqar")
+    j.update({{"mqar_vocab", o.mqar.vocab},
+              {"mqar_pairs", o.mqar.pairs},
+              {"mqar_power_a", o.mqar.power_a},
+              {"mqar_zero_filler", o.mqar.zero_filler}});
+  return j;
 }
 
 namespace {

@@ -12,10 +12,19 @@
 
 namespace oryx {
 
+// Synthetic MQAR training (data = "mqar"; train/data_source.h, eval/mqar.h).
+struct MqarTrainOptions {
+  int64_t vocab = 8192;                             // ids used, [0, vocab); <= the model's vocab_size
+  std::vector<int64_t> pairs = {4, 8, 16, 32, 64};  // sequence i has pairs[i % n] key-value pairs
+  double power_a = 0.01;                            // query positions ~ (s+1)^(a-1)
+  bool zero_filler = false;                         // filler id 0 instead of random ids
+};
+
 struct TrainOptions {
   // What to train, on what, where.
   std::string config;            // model config (JSON); on resume, the checkpoint's is used
-  std::string data;              // dataset folder written by `oryx prepare`
+  std::string data;              // dataset folder written by `oryx prepare`, or "mqar"
+  MqarTrainOptions mqar;         // data = "mqar" only
   std::string out;               // run folder: metrics.jsonl, ckpt/, final/, plots
   int64_t tokens = 0;            // the token budget: training stops exactly here
   // Batching.
@@ -31,7 +40,8 @@ struct TrainOptions {
   TrainScheduleOptions schedule;
   // Evaluation, logging, checkpoints.
   int64_t eval_every = 0;        // steps between evaluations; 0 = ten per run
-  int64_t eval_windows = 32;     // validation windows per evaluation (0 = the whole split)
+  int64_t eval_windows = 32;     // validation windows per evaluation (0 = the whole split);
+                                 // data = "mqar": held-out examples (0 = 1024)
   std::vector<std::string> eval_schedules;  // default: all-A, all-L, every:2:<chunk> (Oryx)
   int64_t log_every = 10;        // steps between metrics records
   int64_t save_every = 0;        // steps between checkpoints; 0 = at the end (and on signals)

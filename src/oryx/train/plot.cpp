@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +24,18 @@ std::string quoted(const std::string& s) {
   for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
   return q + "'";
 }
+
+// While alive, writing to a pipe whose reader is gone fails with EPIPE instead of killing the
+// process with SIGPIPE: when gnuplot is missing or dies, the shell exits without reading
+// the script, and the error belongs in pclose's status, not in a dead study or trainer.
+class IgnoreSigpipe {
+ public:
+  IgnoreSigpipe() : old_(std::signal(SIGPIPE, SIG_IGN)) {}
+  ~IgnoreSigpipe() { std::signal(SIGPIPE, old_); }
+
+ private:
+  void (*old_)(int);
+};
 
 }  // namespace
 
@@ -46,6 +59,7 @@ void plot_render(const PlotSpec& spec, const std::string& out) {
   }
   script += "\n";
   std::string cmd = "gnuplot 2>&1";
+  IgnoreSigpipe no_sigpipe;
   FILE* p = ::popen(cmd.c_str(), "w");
   ORYX_CHECK(p, "plot: cannot start gnuplot");
   std::fwrite(script.data(), 1, script.size(), p);

@@ -12,9 +12,9 @@
 #include "oryx/common/device.h"
 #include "oryx/common/error.h"
 #include "oryx/common/progress.h"
-#include "oryx/data/loader.h"
 #include "oryx/eval/loss.h"
 #include "oryx/model/model.h"
+#include "oryx/train/data_source.h"
 #include "oryx/train/lr_schedule.h"
 #include "oryx/train/metrics.h"
 #include "oryx/train/plot.h"
@@ -114,8 +114,8 @@ TrainSummary train_run(const TrainOptions& opt_in) {
     cfg = config_load(o.config);
   }
   const bool resuming = have_ckpt;
-  Dataset ds = dataset_open(o.data);
-  ORYX_CHECK(ds.vocab_size <= cfg.vocab_size, "dataset ", o.data, " has vocab_size ", ds.vocab_size,
+  auto data = train_data_open(o);
+  ORYX_CHECK(data->vocab_size() <= cfg.vocab_size, "data ", o.data, " has vocab_size ", data->vocab_size(),
              ", more than the model's ", cfg.vocab_size);
   ORYX_CHECK(o.seq_len <= cfg.max_seq_len, "seq_len ", o.seq_len, " exceeds the model's max_seq_len ",
              cfg.max_seq_len);
@@ -129,7 +129,6 @@ TrainSummary train_run(const TrainOptions& opt_in) {
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (const auto& p : model->named_parameters()) params.emplace_back(p.key(), p.value());
   AdamW optimizer(params, o.adamw);
-  BatchLoader loader(ds, "train", o.batch_size, o.seq_len, o.seed);
   TrainModeSampler sampler(o.schedule, o.seed ^ 0x9E3779B97F4A7C15ULL);
 
   const int64_t seqs_per_step = o.batch_size * o.grad_accum;
@@ -145,7 +144,7 @@ TrainSummary train_run(const TrainOptions& opt_in) {
     try {
       sum.steps = t.at("step").get<int64_t>();
       sum.tokens = t.at("tokens").get<int64_t>();
-      loader.restore(t.at("loader"));
+      data->restore(t.at("loader"));
       sampler.restore(t.at("sampler").get<std::string>());
     } catch (const nlohmann::json::exception& e) {
       ORYX_FAIL(ckpt_dir, "/trainer.json: ", e.what());
@@ -163,25 +162,19 @@ TrainSummary train_run(const TrainOptions& opt_in) {
     st.trainer = {{"step", sum.steps},
                   {"tokens", sum.tokens},
                   {"total_steps", total_steps},
-                  {"loader", loader.state()},
+                  {"loader", data->state()},
                   {"sampler", sampler.state()},
                   {"options", train_options_to_json(o)}};
     st.optimizer = optimizer.state();
-    checkpoint_save(dir, cfg, *model, ds.tokenizer_spec(), &st);
+    checkpoint_save(dir, cfg, *model, data->tokenizer_spec(), &st);
   };
-  const bool have_val = ds.splits.count("val") > 0;
+  const bool have_val = data->has_validation();
   if (!have_val) std::fprintf(stderr, "oryx: dataset %s has no val split: no validation during training\n", o.data.c_str());
   auto evaluate = [&] {
     if (!have_val) return;
     nlohmann::json rec = {{"kind", "eval"}, {"step", sum.steps}, {"tokens", sum.tokens}};
-    EvalWindows windows(ds, "val", o.batch_size, o.seq_len, o.eval_windows);
-    for (size_t i = 0; i < eval_schedules.size(); ++i) {
-      auto r = eval_loss(model, windows, eval_schedules[i]);
-      rec["eval"][o.eval_schedules[i]] = {{"loss", r.loss()},
-                                           {"perplexity", r.perplexity()},
-                                           {"attention_fraction", r.attention_fraction()},
-                                           {"tokens", r.tokens}};
-    }
+    for (size_t i = 0; i < eval_schedules.size(); ++i)
+      rec["eval"][o.eval_schedules[i]] = data->validate(model, eval_schedules[i]);
     metrics.write(rec);
     sum.last_eval = rec;
   };
@@ -202,7 +195,7 @@ TrainSummary train_run(const TrainOptions& opt_in) {
     double attn_sum = 0;
     for (int64_t done = 0; done < seqs; done += o.batch_size) {
       int64_t rows = std::min(o.batch_size, seqs - done);
-      Batch b = loader.next();
+      Batch b = data->next();
       auto inputs = b.inputs.narrow(0, 0, rows).to(device);
       auto targets = b.targets.narrow(0, 0, rows).to(device);
       torch::Tensor modes;

@@ -1,8 +1,8 @@
-// The training loop (SPEC section 4): AdamW with warm-up and cosine decay, gradient
-// clipping and accumulation, bf16 autocast on CUDA with fp32 master weights and fp32
-// recurrent states, the chunked mixed-mode schedule for Oryx models, periodic validation
-// per mode, JSONL metrics, a progress bar, atomic checkpoints with exact resume, and a
-// checkpoint on SIGINT/SIGTERM.
+// The training loop (SPEC section 4), on a dataset or on synthetic MQAR (train/data_source.h):
+// AdamW with warm-up and cosine decay, gradient clipping and accumulation, bf16 autocast on
+// CUDA with fp32 master weights and fp32 recurrent states, the chunked mixed-mode schedule
+// for Oryx models, periodic validation per mode, JSONL metrics, a progress bar, atomic
+// checkpoints with exact resume, and a checkpoint on SIGINT/SIGTERM.
 //
 // The run folder <out>:
 //   metrics.jsonl   one record per log step and per evaluation (train/metrics.h)
