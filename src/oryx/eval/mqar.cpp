@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "oryx/common/error.h"
@@ -91,14 +92,22 @@ MqarExample mqar_example(const MqarOptions& o, int64_t index) {
 }
 
 Batch mqar_batch(const MqarOptions& o, int64_t batch, int64_t first_index) {
+  return mqar_batch([&o](int64_t) { return o; }, batch, first_index);
+}
+
+Batch mqar_batch(const std::function<MqarOptions(int64_t index)>& options_of, int64_t batch, int64_t first_index) {
   ORYX_CHECK(batch >= 1, "mqar: batch must be at least 1, got ", batch);
+  const int64_t T = options_of(first_index).seq_len;
   Batch b;
-  b.inputs = torch::empty({batch, o.seq_len}, torch::kLong);
-  b.targets = torch::empty({batch, o.seq_len}, torch::kLong);
+  b.inputs = torch::empty({batch, T}, torch::kLong);
+  b.targets = torch::empty({batch, T}, torch::kLong);
+  const size_t row_bytes = static_cast<size_t>(T) * sizeof(int64_t);
   for (int64_t r = 0; r < batch; ++r) {
-    auto ex = mqar_example(o, first_index + r);
-    b.inputs[r].copy_(torch::tensor(ex.inputs, torch::kLong));
-    b.targets[r].copy_(torch::tensor(ex.targets, torch::kLong));
+    const MqarOptions o = options_of(first_index + r);
+    ORYX_CHECK(o.seq_len == T, "mqar: example ", first_index + r, " has seq_len ", o.seq_len, ", the batch ", T);
+    const auto ex = mqar_example(o, first_index + r);
+    std::memcpy(b.inputs[r].data_ptr<int64_t>(), ex.inputs.data(), row_bytes);
+    std::memcpy(b.targets[r].data_ptr<int64_t>(), ex.targets.data(), row_bytes);
   }
   return b;
 }

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,9 @@ MqarExample mqar_example(const MqarOptions& o, int64_t index);
 // Examples first_index .. first_index+batch-1 as tensors [batch, T] (CPU, int64): a training
 // batch whose loss is token_loss(logits, targets).
 Batch mqar_batch(const MqarOptions& o, int64_t batch, int64_t first_index);
+// The same with each example's settings chosen by its index (a training mix of pair counts);
+// every example must have the same seq_len.
+Batch mqar_batch(const std::function<MqarOptions(int64_t index)>& options_of, int64_t batch, int64_t first_index);
 
 struct MqarEvalOptions {
   MqarOptions task;                     // pairs and seed are overridden per row / kept

@@ -1,7 +1,6 @@
 #include "oryx/train/data_source.h"
 
 #include <cmath>
-#include <cstring>
 #include <optional>
 
 #include "oryx/common/error.h"
@@ -79,15 +78,9 @@ class MqarSource final : public TrainDataSource {
   std::string tokenizer_spec() const override { return ""; }
 
   Batch next() override {
-    Batch b;
-    b.inputs = torch::empty({o_.batch_size, o_.seq_len}, torch::kLong);
-    b.targets = torch::empty({o_.batch_size, o_.seq_len}, torch::kLong);
-    const size_t row_bytes = static_cast<size_t>(o_.seq_len) * sizeof(int64_t);
-    for (int64_t r = 0; r < o_.batch_size; ++r, ++next_index_) {
-      const auto ex = mqar_example(mqar_train_example_options(o_, next_index_), next_index_);
-      std::memcpy(b.inputs[r].data_ptr<int64_t>(), ex.inputs.data(), row_bytes);
-      std::memcpy(b.targets[r].data_ptr<int64_t>(), ex.targets.data(), row_bytes);
-    }
+    Batch b = mqar_batch([this](int64_t i) { return mqar_train_example_options(o_, i); }, o_.batch_size,
+                         next_index_);
+    next_index_ += o_.batch_size;
     return b;
   }
 
