@@ -1,6 +1,6 @@
 // Model weights through safetensors: a round trip into a freshly initialised module, and the
-// strict load's refusals (missing, unexpected, wrong shape, wrong dtype), each of which must
-// leave the module untouched.
+// strict load's refusals (missing, unexpected, wrong shape, wrong dtype, NaN or Inf values),
+// each of which must leave the module untouched.
 #include <gtest/gtest.h>
 
 #include "oryx/checkpoint/safetensors.h"
@@ -145,6 +145,18 @@ TEST(WeightsTest, IntegerBufferNeedsItsExactDtype) {
     if (name == "steps") t = t.to(torch::kFloat32);
   safetensors_write(path, tensors);
   expect_load_error(path, "tensor 'steps' has dtype F32, expected I64");
+}
+
+TEST(WeightsTest, NonFiniteValuesAreRefused) {
+  TempDir dir;
+  for (double bad : {NAN, INFINITY, -INFINITY}) {
+    const std::string path = dir.file("model.safetensors");
+    auto tensors = tensors_of(TinyNet(4, 8));
+    for (auto& [name, t] : tensors)
+      if (name == "fc2.weight") t[0][1] = bad;
+    safetensors_write(path, tensors);
+    expect_load_error(path, "weights file " + path + ": tensor 'fc2.weight' holds NaN or Inf values");
+  }
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "oryx/checkpoint/weights.h"
+#include "oryx/model/model.h"
 #include "support/models.h"
 
 namespace oryx::testing {
@@ -74,6 +76,23 @@ TEST(CliCore, BadInputExitsTwoWithOneLine) {
       << R"({"vocab_size": 64, "d_model": 32, "n_layers": 1, "n_heads": 2, "weights": "truncated.safetensors"})";
   expect_one_line_error(run_cli("generate --config " + dir + "/with-weights.json --tokens 1 --schedule all-A"),
                         "truncated.safetensors");
+}
+
+TEST(CliCore, NonFiniteWeightsAreRefusedNamingTensorAndFile) {
+  auto dir = make_temp_dir("cli-nan");
+  std::ofstream(dir + "/nan.json")
+      << R"({"vocab_size": 64, "d_model": 32, "n_layers": 1, "n_heads": 2, "weights": "nan.safetensors"})";
+  auto cfg = config_load(dir + "/nan.json");
+  cfg.weights.clear();
+  auto model = model_create(cfg, 1);
+  {
+    torch::NoGradGuard no_grad;
+    model->named_parameters()["final_norm"][5] = NAN;
+  }
+  weights_save(*model, dir + "/nan.safetensors");
+  // Before this check, greedy decoding of such a model printed token 0 over and over.
+  expect_one_line_error(run_cli("generate --config " + dir + "/nan.json --tokens 1,2 --temperature 0"),
+                        "nan.safetensors: tensor 'final_norm' holds NaN or Inf values");
 }
 
 }  // namespace

@@ -157,6 +157,44 @@ TEST(AtomicDirTest, ResolveErrors) {
   }
 }
 
+TEST(AtomicDirTest, FoldersThatAreNotOursAreNeverDeleted) {
+  TempDir dir;
+  const std::string final_dir = dir.file("ckpt");
+  // Named like our leftovers, but made by someone else (no pid 999999999 can be running).
+  make_version(dir.file("ckpt.old-backup"), "mine");
+  make_version(dir.file("ckpt.tmp-999999999-0"), "mine too");
+  for (const char* v : {"v1", "v2", "v3"}) {
+    make_version(dir.file("tmp"), v);
+    atomic_replace_dir(dir.file("tmp"), final_dir);
+  }
+  atomic_remove_leftovers(final_dir);
+  EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"ckpt", "ckpt.old-backup", "ckpt.tmp-999999999-0"}));
+  EXPECT_EQ(slurp(dir.file("ckpt.old-backup/weights.txt")), "mine");
+  EXPECT_EQ(slurp(final_dir + "/weights.txt"), "v3");
+}
+
+TEST(AtomicDirDeathTest, TemporaryOfAKilledSaveIsDeletedNextTime) {
+  TempDir dir;
+  const std::string final_dir = dir.file("ckpt");
+  EXPECT_EXIT(
+      {
+        make_version(atomic_make_tmp_dir(final_dir), "half written");
+        std::_Exit(3);
+      },
+      ::testing::ExitedWithCode(3), "");
+  auto names = names_in(dir.path());
+  ASSERT_EQ(names.size(), 1u);
+  EXPECT_TRUE(starts_with(names[0], "ckpt.tmp-")) << names[0];
+  // A temporary of a live process (this one) may be a save in progress: it stays.
+  const std::string live = atomic_make_tmp_dir(final_dir);
+  atomic_remove_leftovers(final_dir);
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{fs::path(live).filename().string()});
+  make_version(live, "v1");
+  atomic_replace_dir(live, final_dir);
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"ckpt"}) << "published without its marker";
+  EXPECT_EQ(names_in(final_dir), std::vector<std::string>{"weights.txt"});
+}
+
 TEST(AtomicDirTest, RemoveTreeDeletesNestedFoldersButNotLinkTargets) {
   TempDir dir;
   make_version(dir.file("keep"), "kept");

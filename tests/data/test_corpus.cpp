@@ -1,10 +1,12 @@
 // Corpus readers: document boundaries (0x1E lines), zstd streams, JSONL records, directory
 // order, and bad input that is counted and reported with file and line, never silently.
 #include <gtest/gtest.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "oryx/common/error.h"
 #include "oryx/data/corpus.h"
@@ -187,6 +189,79 @@ TEST(DataCorpus, DirectoryRecursionInSortedOrder) {
   EXPECT_EQ(r.stats.skipped_files, 2);
   ASSERT_EQ(r.warnings.size(), 1u);
   EXPECT_NE(r.warnings[0].find("picture.png"), std::string::npos) << r.warnings[0];
+}
+
+std::string gzip_bytes(const std::string& text) {
+  uLongf n = compressBound(text.size()) + 32;
+  std::string out(n, '\0');
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);  // +16: gzip header
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DataCorpus, GzipTextAndJsonlReadLikePlainAlsoInFolders) {
+  TempDir dir;
+  write(dir.file("c/a.txt.gz"), gzip_bytes("one\n\x1e\ntwo"));
+  write(dir.file("c/b.jsonl.gz"), gzip_bytes("{\"text\": \"three\"}\n{\"text\": \"four\"}\n"));
+  write(dir.file("c/c.gz"), gzip_bytes("five"));
+  write(dir.file("c/weights.npy.gz"), gzip_bytes("\x93NUMPY binary"));  // skipped: a binary format
+  const Read named = read_all({dir.file("c/a.txt.gz"), dir.file("c/b.jsonl.gz")});
+  EXPECT_EQ(named.docs, (std::vector<std::string>{"one", "two", "three", "four"}));
+  const Read walked = read_all({dir.file("c")});
+  EXPECT_EQ(walked.docs, (std::vector<std::string>{"one", "two", "three", "four", "five"}));
+  EXPECT_EQ(walked.stats.skipped_files, 1);
+}
+
+TEST(DataCorpus, TruncatedGzipIsAnErrorNamingTheFile) {
+  TempDir dir;
+  const std::string gz = gzip_bytes(std::string(5000, 'x'));
+  write(dir.file("cut.txt.gz"), gz.substr(0, gz.size() / 2));
+  const std::string msg = error_of([&] { read_all({dir.file("cut.txt.gz")}); });
+  EXPECT_NE(msg.find("cut.txt.gz"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("truncated gzip"), std::string::npos) << msg;
+}
+
+TEST(DataCorpus, BinaryFormatsAreRefusedNamingTheFile) {
+  TempDir dir;
+  write(dir.file("t.parquet"), "PAR1 some text-looking bytes PAR1");
+  write(dir.file("t.npy.gz"), gzip_bytes("\x93NUMPY"));
+  write(dir.file("blob.dat"), std::string("abc\0def", 7));
+  for (const char* name : {"t.parquet", "t.npy.gz", "blob.dat"}) {
+    const std::string msg = error_of([&] { CorpusReader r({dir.file(name)}); });
+    EXPECT_NE(msg.find(name), std::string::npos) << msg;
+    EXPECT_NE(msg.find("convert it to text or JSONL"), std::string::npos) << msg;
+  }
+}
+
+TEST(DataCorpus, JsonlFieldCheckNamesFileLineAndKeys) {
+  TempDir dir;
+  write(dir.file("ok.jsonl"), "\n{\"text\": \"a\"}\n{\"content\": \"b\"}\n");
+  write(dir.file("other.jsonl.gz"), gzip_bytes("not json\n{\"id\": 1, \"content\": \"b\"}\n"));
+  CorpusReader({dir.file("ok.jsonl")}).check_jsonl_fields();  // a later bad record is only skipped
+  const std::string msg =
+      error_of([&] { CorpusReader({dir.file("ok.jsonl"), dir.file("other.jsonl.gz")}).check_jsonl_fields(); });
+  EXPECT_NE(msg.find("other.jsonl.gz:2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("its keys: content, id"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("--jsonl-field"), std::string::npos) << msg;
+  CorpusOptions content;
+  content.jsonl_field = "content";
+  CorpusReader({dir.file("other.jsonl.gz")}, content).check_jsonl_fields();
 }
 
 TEST(DataCorpus, ContentFractionIsStableAndSpread) {

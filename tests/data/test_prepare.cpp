@@ -102,6 +102,29 @@ TEST(DataPrepare, ExplicitValidationSourceAndOverwrite) {
   EXPECT_NE(notices[0].find("no val split"), std::string::npos) << notices[0];
 }
 
+TEST(DataPrepare, OverwriteRefusesAFolderThatIsNotAnOryxDataset) {
+  TempDir dir;
+  const std::string out = dir.file("project");
+  fs::create_directories(out);
+  const std::string meta = R"({"name": "someone else's meta.json"})";
+  std::ofstream(out + "/meta.json") << meta;
+  std::ofstream(out + "/tokenizer.model") << "not ours";
+  std::ofstream(dir.file("train.txt")) << "one\n";
+  PrepareOptions o;
+  o.inputs = {dir.file("train.txt")};
+  o.out_dir = out;
+  o.progress = false;
+  o.overwrite = true;
+  try {
+    dataset_prepare(o);
+    FAIL() << "--overwrite replaced a folder that is not an oryx dataset";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("oryx-shards"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(slurp(out + "/meta.json"), meta);
+  EXPECT_EQ(slurp(out + "/tokenizer.model"), "not ours");
+}
+
 TEST(DataPrepare, CliSyntheticJson) {
   TempDir dir;
   const std::string out = dir.file("ds");
@@ -118,6 +141,52 @@ TEST(DataPrepare, CliSyntheticJson) {
   const Dataset ds = dataset_open(out);
   EXPECT_EQ(ds.split("train").tokens, j["splits"]["train"]["tokens"].get<int64_t>());
   EXPECT_EQ(ds.vocab_size, 257);
+}
+
+TEST(DataPrepare, JsonlWithoutTheFieldFailsBeforeTokenizerTraining) {
+  TempDir dir;
+  std::ofstream(dir.file("good.jsonl")) << "{\"text\": \"some words here\"}\n";
+  std::ofstream(dir.file("posts.jsonl")) << "{\"id\": 1, \"body\": \"hello\"}\n";
+  PrepareOptions o;
+  o.inputs = {dir.file("good.jsonl"), dir.file("posts.jsonl")};
+  o.train_tokenizer = true;
+  o.tokenizer_options.vocab_size = 300;
+  o.out_dir = dir.file("ds");
+  o.progress = false;
+  std::string msg;
+  try {
+    dataset_prepare(o);
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  EXPECT_NE(msg.find("posts.jsonl:1: the JSONL record has no string field \"text\" (its keys: body, id)"),
+            std::string::npos)
+      << msg;
+  EXPECT_FALSE(fs::exists(dir.file("ds"))) << "nothing is written, no tokenizer trained";
+}
+
+TEST(DataPrepare, CliRefusesParquetByName) {
+  TempDir dir;
+  std::ofstream(dir.file("train.parquet")) << "PAR1 text-like bytes PAR1";
+  EXPECT_EQ(run_cli("prepare '" + dir.file("train.parquet") + "' --out '" + dir.file("ds") + "'", dir), 2);
+  const std::string err = slurp(dir.file("stderr"));
+  EXPECT_NE(err.find("train.parquet: .parquet is not a corpus format"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
+
+TEST(DataPrepare, MetaRecordsTheTokenizerIdentity) {
+  TempDir dir;
+  PrepareOptions o;
+  SyntheticOptions syn;
+  syn.documents = 10;
+  syn.doc_chars = 200;
+  o.synthetic = syn;
+  o.out_dir = dir.file("ds");
+  o.progress = false;
+  dataset_prepare(o);
+  const auto meta = nlohmann::json::parse(slurp(dir.file("ds/meta.json")));
+  EXPECT_EQ(meta.value("tokenizer_id", ""), "byte") << meta.dump();
+  EXPECT_EQ(dataset_open(dir.file("ds")).tokenizer_id, "byte");
 }
 
 TEST(DataPrepare, CliMissingInputIsOneLineExit2) {

@@ -7,6 +7,7 @@
 
 #include "oryx/common/error.h"
 #include "oryx/data/shard.h"
+#include "oryx/data/tokenizer.h"
 #include "support/temp_dir.h"
 
 namespace oryx::testing {
@@ -175,6 +176,59 @@ TEST(DataDataset, OpenRejectsInconsistentMeta) {
 
   EXPECT_NE(error_of([&] { dataset_open(dir.file("nowhere")); }).find("not found"),
             std::string::npos);
+}
+
+TEST(DataDataset, OpenFindsAnOutOfVocabularyIdNamingShardAndOffset) {
+  TempDir dir;
+  const Dataset ds = small_dataset(dir);
+  dataset_write_meta(ds);
+  {
+    // Token 5 of the second train shard becomes 350: a 2-byte value past the vocabulary of 300.
+    std::fstream f(dir.file("train-00001.bin"), std::ios::in | std::ios::out | std::ios::binary);
+    const uint16_t id = 350;
+    f.seekp(32 + 2 * 5);
+    f.write(reinterpret_cast<const char*>(&id), sizeof id);
+  }
+  const auto msg = error_of([&] { dataset_open(ds.dir); });
+  EXPECT_NE(msg.find("train-00001.bin: token 5 has id 350, outside the vocabulary of 300"), std::string::npos)
+      << msg;
+}
+
+TEST(DataDataset, OpenChecksTheTokenizerFileAndItsRecordedIdentity) {
+  TempDir dir;
+  Dataset ds = small_dataset(dir);
+  ds.tokenizer = "tokenizer.model";
+  dataset_write_meta(ds);
+  auto msg = error_of([&] { dataset_open(ds.dir); });
+  EXPECT_NE(msg.find("tokenizer.model, is missing"), std::string::npos) << msg;
+
+  std::ofstream(dir.file("tokenizer.model")) << "model bytes";
+  EXPECT_EQ(dataset_open(ds.dir).tokenizer_id, tokenizer_identity(dir.file("tokenizer.model")))
+      << "a dataset without a recorded identity gets its copy's";
+  ds.tokenizer_id = tokenizer_identity(dir.file("tokenizer.model"));
+  dataset_write_meta(ds);
+  std::ofstream(dir.file("tokenizer.model")) << "other bytes";
+  msg = error_of([&] { dataset_open(ds.dir); });
+  EXPECT_NE(msg.find("the dataset was tokenized with"), std::string::npos) << msg;
+}
+
+TEST(DataTokenizerIdentity, ByteOrHashOfTheFileBytes) {
+  TempDir dir;
+  std::ofstream(dir.file("a.model")) << "piece table A";
+  std::ofstream(dir.file("b.model")) << "piece table B";
+  fs::copy_file(dir.file("a.model"), dir.file("a-copy.model"));
+  EXPECT_EQ(tokenizer_identity("byte"), "byte");
+  EXPECT_EQ(tokenizer_identity(""), "");
+  const std::string a = tokenizer_identity(dir.file("a.model"));
+  EXPECT_EQ(a.rfind("sha1:", 0), 0u) << a;
+  EXPECT_EQ(a.size(), 5u + 40u) << a;
+  EXPECT_EQ(a, tokenizer_identity(dir.file("a-copy.model")));
+  EXPECT_NE(a, tokenizer_identity(dir.file("b.model")));
+  tokenizer_check_same("x", a, "y", "");  // unrecorded on one side: cannot check, passes
+  const auto msg = error_of([&] { tokenizer_check_same("dataset d", a, "checkpoint c", "byte"); });
+  EXPECT_NE(msg.find("tokenizer mismatch: dataset d uses tokenizer " + a + " but checkpoint c uses byte"),
+            std::string::npos)
+      << msg;
 }
 
 }  // namespace

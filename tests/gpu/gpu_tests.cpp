@@ -1,4 +1,5 @@
-// oryx_gpu_tests: every linear-mixer CUDA kernel against the reference, on the device.
+// oryx_gpu_tests: every CUDA kernel (linear mixers, short convolution, fused norms, QK-norm +
+// RoPE, GatedRMSNorm, the head loss's cross-entropy) against the reference, on the device.
 // (SPEC contract 4; built with ORYX_CUDA=ON, run by hand or by runs/gpu-kernels.sh on a
 // Hopper GPU; CI only compiles it.)
 //
@@ -18,6 +19,7 @@
 // products (and, for GDN, the inverse of the UT transform): 2e-2. The reference's own error
 // from rounding its output to bf16 is printed as "o_bf16" for scale. Every buffer the kernels
 // write starts as NaN (ORYX_KERNELS_POISON=1), so an unwritten element fails as NaN.
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -25,7 +27,11 @@
 
 #include "oryx/kernels/linear_kernels.h"
 #include "oryx/kernels/linear_ops.h"
+#include "oryx/kernels/norm_rope_ops.h"
+#include "oryx/eval/loss.h"
+#include "oryx/layer/ops.h"
 #include "oryx/mixers/dispatch.h"
+#include "oryx/model/head_loss.h"
 #include "oryx/mixers/gdn/gdn.h"
 #include "oryx/mixers/mamba2/mamba2.h"
 #include "support/inputs.h"
@@ -287,6 +293,134 @@ void run_prefill_decode(LinearOp op, int64_t D, uint64_t seed_value) {
   report(id, checks);
 }
 
+// The layer's short convolution: the kernel (short_conv_cached without a cache, bf16) against
+// short_conv, the reference, in fp32 on the same bf16-rounded x and weight; gradients of
+// <y, Wy> for x and the fp32 weight.
+void run_short_conv_case(int64_t B, int64_t T, int64_t C, int64_t W, bool silu, uint64_t seed_value) {
+  seed(seed_value);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  auto x = torch::randn({B, T, C}, cuda).to(torch::kBFloat16);
+  auto w_bf = (torch::randn({C, W}, cuda) * 0.5).to(torch::kBFloat16);
+  auto wy = torch::randn({B, T, C}, cuda).to(torch::kBFloat16).to(torch::kFloat32);
+  auto xk = x.clone().requires_grad_(true);
+  auto wk = w_bf.to(torch::kFloat32).requires_grad_(true);
+  auto yk = short_conv_cached(xk, wk, nullptr, true, silu);
+  (yk.to(torch::kFloat32) * wy).sum().backward();
+  auto xr = x.to(torch::kFloat32).requires_grad_(true);
+  auto wr = w_bf.to(torch::kFloat32).requires_grad_(true);
+  auto yr = short_conv(xr, wr, torch::Tensor()).y;
+  if (silu) yr = torch::silu(yr);
+  (yr * wy).sum().backward();
+  char id[96];
+  std::snprintf(id, sizeof id, "short_conv B%lld T%lld C%lld W%lld%s", (long long)B, (long long)T, (long long)C,
+                (long long)W, silu ? " silu" : "");
+  report(id, {check("y", yk, yr, kBoundForward), check("dx", xk.grad(), xr.grad(), kBoundGrad),
+              check("dw", wk.grad(), wr.grad(), kBoundGrad)},
+         max_rel_error(yr.detach().to(torch::kBFloat16), yr.detach()));
+}
+
+// The fused norms (at::rms_norm on CUDA) against the formulas written out, fp32 and bf16
+// inputs, values and gradients.
+void run_norm_case(int64_t rows, int64_t D, torch::ScalarType dt, uint64_t seed_value) {
+  seed(seed_value);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  auto x = (torch::randn({rows, D}, cuda) * 3).to(dt);
+  auto w = torch::rand({D}, cuda) + 0.5;
+  auto wy = torch::randn({rows, D}, cuda);
+  std::vector<Check> checks;
+  for (bool l2 : {false, true}) {
+    auto xf = x.clone().requires_grad_(true), xr = x.clone().requires_grad_(true);
+    auto wf = w.clone().requires_grad_(true), wr = w.clone().requires_grad_(true);
+    auto yf = l2 ? l2_normalize(xf) : rms_norm(xf, wf, 1e-6);
+    auto yr = l2 ? l2_normalize_reference(xr) : rms_norm_reference(xr, wr, 1e-6);
+    (yf.to(torch::kFloat32) * wy).sum().backward();
+    (yr.to(torch::kFloat32) * wy).sum().backward();
+    double bound = dt == torch::kBFloat16 ? kBoundForward : 1e-5;
+    checks.push_back(check(l2 ? "l2" : "rms", yf, yr, bound));
+    checks.push_back(check(l2 ? "dx_l2" : "dx_rms", xf.grad(), xr.grad(), dt == torch::kBFloat16 ? kBoundGrad : 1e-4));
+    if (!l2) checks.push_back(check("dw_rms", wf.grad(), wr.grad(), dt == torch::kBFloat16 ? kBoundGrad : 1e-4));
+  }
+  if (dt == torch::kBFloat16 && (D == 64 || D == 128)) {  // heads [B,T,H,K]: the norm kernel
+    auto x4 = x.view({1, rows, 1, D}).clone().requires_grad_(true), xr4 = x4.detach().clone().requires_grad_(true);
+    (l2_normalize(x4).to(torch::kFloat32) * wy.view({1, rows, 1, D})).sum().backward();
+    (l2_normalize_reference(xr4).to(torch::kFloat32) * wy.view({1, rows, 1, D})).sum().backward();
+    checks.push_back(check("l2_heads", l2_normalize(x4), l2_normalize_reference(xr4), kBoundForward));
+    checks.push_back(check("dx_l2_heads", x4.grad(), xr4.grad(), kBoundGrad));
+  }
+  char id[64];
+  std::snprintf(id, sizeof id, "norms %lldx%lld %s", (long long)rows, (long long)D,
+                dt == torch::kBFloat16 ? "bf16" : "fp32");
+  report(id, checks);
+}
+
+// The fused head loss on bf16 CUDA hidden states (our cross-entropy kernels, several chunks)
+// against token_loss of the full fp32 logits of the same bf16 values; every seventh target
+// ignored.
+void run_head_loss_case(int64_t N, int64_t D, int64_t V, int64_t chunk, uint64_t seed_value) {
+  seed(seed_value);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  auto h = torch::randn({N, D}, cuda).to(torch::kBFloat16);
+  auto w = (torch::randn({V, D}, cuda) * 0.2).to(torch::kBFloat16).to(torch::kFloat32);
+  auto t = torch::randint(V, {N}, cuda.dtype(torch::kLong));
+  t.index_put_({torch::arange(0, N, 7, cuda.dtype(torch::kLong))}, kIgnoreIndex);
+  auto hk = h.clone().requires_grad_(true), wk = w.clone().requires_grad_(true);
+  auto lk = linear_cross_entropy(hk, wk, t, kIgnoreIndex, chunk);
+  lk.backward();
+  auto hr = h.to(torch::kFloat32).requires_grad_(true), wr = w.clone().requires_grad_(true);
+  auto lr = token_loss(torch::nn::functional::linear(hr, wr), t);
+  lr.backward();
+  char id[64];
+  std::snprintf(id, sizeof id, "head_loss N%lld D%lld V%lld", (long long)N, (long long)D, (long long)V);
+  report(id, {check("loss", lk.detach(), lr.detach(), kBoundForward), check("dh", hk.grad(), hr.grad(), kBoundGrad),
+              check("dw", wk.grad(), wr.grad(), kBoundGrad)});
+}
+
+// The fused QK-norm + RoPE kernel against rope_apply(rms_norm(x)) in fp32 on the same bf16
+// x, at positions from `offset` (a cache's continuation), with and without the norm.
+void run_norm_rope_case(int64_t B, int64_t T, int64_t H, int64_t K, int64_t offset, bool norm, uint64_t seed_value) {
+  seed(seed_value);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  auto x = (torch::randn({B, T, H, K}, cuda) * 2).to(torch::kBFloat16);
+  auto w = torch::rand({K}, cuda) + 0.5;
+  auto pos = torch::arange(offset, offset + T, cuda.dtype(torch::kLong));
+  auto wy = torch::randn({B, T, H, K}, cuda);
+  auto xk = x.clone().requires_grad_(true), wk = w.clone().requires_grad_(true);
+  auto yk = kernels_norm_rope(xk, norm ? wk : torch::Tensor(), pos, 10000.0, 1e-6);
+  (yk.to(torch::kFloat32) * wy).sum().backward();
+  auto xr = x.to(torch::kFloat32).requires_grad_(true), wr = w.clone().requires_grad_(true);
+  auto yr = rope_apply(norm ? rms_norm_reference(xr, wr, 1e-6) : xr, pos, 10000.0);
+  (yr * wy).sum().backward();
+  std::vector<Check> checks = {check("y", yk, yr, kBoundForward), check("dx", xk.grad(), xr.grad(), kBoundGrad)};
+  if (norm) checks.push_back(check("dw", wk.grad(), wr.grad(), kBoundGrad));
+  char id[80];
+  std::snprintf(id, sizeof id, "norm_rope B%lld T%lld H%lld K%lld +%lld%s", (long long)B, (long long)T, (long long)H,
+                (long long)K, (long long)offset, norm ? "" : " rope-only");
+  report(id, checks, max_rel_error(yr.detach().to(torch::kBFloat16), yr.detach()));
+}
+
+// The GatedRMSNorm kernel (gated_rms_norm on bf16 CUDA tensors) against its formula in fp32
+// on the same bf16 o and gate.
+void run_gated_norm_case(int64_t rows, int64_t H, int64_t V, uint64_t seed_value) {
+  seed(seed_value);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  auto o = (torch::randn({rows, H, V}, cuda) * 2).to(torch::kBFloat16);
+  auto gate = (torch::randn({rows, H, V}, cuda) * 2).to(torch::kBFloat16);
+  auto w = torch::rand({V}, cuda) + 0.5;
+  auto wy = torch::randn({rows, H, V}, cuda);
+  auto ok = o.clone().requires_grad_(true), gk = gate.clone().requires_grad_(true), wk = w.clone().requires_grad_(true);
+  (gated_rms_norm(ok, gk, wk, 1e-6).to(torch::kFloat32) * wy).sum().backward();
+  auto orf = o.to(torch::kFloat32).requires_grad_(true), grf = gate.to(torch::kFloat32).requires_grad_(true);
+  auto wr = w.clone().requires_grad_(true);
+  auto yr = gated_rms_norm_reference(orf, grf, wr, 1e-6);
+  (yr * wy).sum().backward();
+  auto yk = gated_rms_norm(o, gate, w, 1e-6);
+  char id[64];
+  std::snprintf(id, sizeof id, "gated_norm %lldx%lld V%lld", (long long)rows, (long long)H, (long long)V);
+  report(id, {check("y", yk, yr, kBoundForward), check("do", ok.grad(), orf.grad(), kBoundGrad),
+              check("dgate", gk.grad(), grf.grad(), kBoundGrad), check("dw", wk.grad(), wr.grad(), kBoundGrad)},
+         max_rel_error(yr.detach().to(torch::kBFloat16), yr.detach()));
+}
+
 // Runs one case; an exception (a CUDA error, a failed check) counts as a failing case and
 // the program goes on with the next.
 template <class F>
@@ -338,6 +472,20 @@ int main() {
           guarded("step", [&] { run_step_case({op, B, 3, D, dt}, ++s); });
   for (auto op : {LinearOp::GatedDeltaNet, LinearOp::Mamba2})
     for (int64_t D : {64, 128}) guarded("prefill+decode", [&] { run_prefill_decode(op, D, ++s); });
+  for (auto [B, T, C, W] : std::vector<std::array<int64_t, 4>>{
+           {2, 1, 64, 4}, {2, 63, 130, 4}, {3, 65, 1000, 4}, {1, 4113, 256, 3}, {8, 2048, 1024, 4}, {2, 100, 96, 2}})
+    for (bool silu : {false, true}) guarded("short_conv", [&] { run_short_conv_case(B, T, C, W, silu, ++s); });
+  for (auto dt : {torch::kFloat32, torch::kBFloat16})
+    for (auto [rows, D] : std::vector<std::array<int64_t, 2>>{{7, 64}, {300, 1024}, {33, 130}})
+      guarded("norms", [&] { run_norm_case(rows, D, dt, ++s); });
+  for (int64_t K : {64, 128})
+    for (auto [B, T, H, offset] : std::vector<std::array<int64_t, 4>>{{2, 1, 3, 0}, {2, 65, 5, 0}, {1, 300, 16, 32000}})
+      for (bool norm : {true, false}) guarded("norm_rope", [&] { run_norm_rope_case(B, T, H, K, offset, norm, ++s); });
+  for (int64_t V : {64, 128})
+    for (auto [rows, H] : std::vector<std::array<int64_t, 2>>{{1, 1}, {77, 3}, {4096, 16}})
+      guarded("gated_norm", [&] { run_gated_norm_case(rows, H, V, ++s); });
+  for (auto [N, D, V, chunk] : std::vector<std::array<int64_t, 4>>{{1000, 64, 32000, 300}, {37, 96, 1001, 8}})
+    guarded("head_loss", [&] { run_head_loss_case(N, D, V, chunk, ++s); });
   std::printf("oryx_gpu_tests: %s (%d failing case%s)\n", g_failures ? "FAIL" : "PASS", g_failures,
               g_failures == 1 ? "" : "s");
   return g_failures ? 1 : 0;

@@ -8,6 +8,7 @@
 
 #include "oryx/common/error.h"
 #include "oryx/study/plan.h"
+#include "oryx/study/study.h"
 #include "support/models.h"
 #include "support/temp_dir.h"
 #include "train/train_fixture.h"
@@ -145,6 +146,20 @@ TEST(StudyRun, FailingJobIsReportedAndTheRestStillRun) {
   EXPECT_NE(r.err.find("eval gdn/broken FAILED"), std::string::npos) << r.err;
   EXPECT_TRUE(fs::exists(out + "/gdn/evals/mqar.json"));
   EXPECT_TRUE(fs::exists(out + "/results.md"));
+}
+
+TEST(StudyRun, HostileResultsFolderRunsNoShellCommandThroughThePlots) {
+  TempDir dir;
+  const std::string marker = dir.file("pwned");
+  StudyOptions options;
+  options.out = dir.file("results\n!touch '" + marker + "' #");
+  options.report_only = true;
+  fs::create_directories(options.out + "/gdn");
+  std::ofstream(options.out + "/gdn/metrics.jsonl") << R"({"kind":"train","step":1,"tokens":64,"loss":5.0})"
+                                                     << "\n";
+  study_run(study_plan_load(write(dir, "plan.toml", plan_text(synthetic_dataset_dir()))), options);
+  EXPECT_FALSE(fs::exists(marker)) << "the results folder's name ran a shell command";
+  EXPECT_TRUE(fs::exists(options.out + "/results.md"));
 }
 
 }  // namespace

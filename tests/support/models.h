@@ -22,7 +22,9 @@ struct CliResult {
 };
 
 // Runs the built `oryx` with `args` (a shell-quoted string), capturing stdout and stderr.
-CliResult run_cli(const std::string& args);
+// With timeout_s > 0 the process is killed after that many seconds (exit code 137), so that
+// a test of "does not hang" fails instead of hanging itself.
+CliResult run_cli(const std::string& args, int timeout_s = 0);
 
 // A fresh empty folder under the system temp dir, unique per call.
 std::string make_temp_dir(const std::string& tag);

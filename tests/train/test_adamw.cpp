@@ -68,5 +68,43 @@ TEST(TrainAdamW, DecayGroupsAndStateRoundTrip) {
   EXPECT_THROW(again.load_state({state[0]}, "test"), Error);
 }
 
+// Loads `state` into a fresh optimizer of one parameter "a" [4], expecting an error containing
+// `part` and the optimizer left as it was.
+void expect_state_error(const std::vector<std::pair<std::string, torch::Tensor>>& state, const std::string& part) {
+  auto a = torch::zeros({4});
+  AdamW opt({{"a", a}}, {});
+  try {
+    opt.load_state(state, "ckpt/optimizer.safetensors");
+    ADD_FAILURE() << "no error, expected: " << part;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ckpt/optimizer.safetensors: " + part), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(opt.steps(), 0);
+  for (const auto& [name, t] : opt.state())
+    if (name != "step") EXPECT_TRUE(torch::equal(t, torch::zeros({4}))) << name << " was modified";
+}
+
+TEST(TrainAdamW, LoadStateRefusesWrongDtypesNegativeStepAndNonFiniteMoments) {
+  auto a = torch::randn({4});
+  AdamW opt({{"a", a}}, {});
+  a.mutable_grad() = torch::randn({4});
+  opt.step(1e-3);
+  const auto good = opt.state();  // step, exp_avg.a, exp_avg_sq.a
+  auto edit = [&](size_t i, torch::Tensor t) {
+    auto s = good;
+    s[i].second = t;
+    return s;
+  };
+  expect_state_error(edit(0, torch::tensor({1}, torch::kInt)), "optimizer tensor 'step' has dtype I32, expected I64");
+  expect_state_error(edit(0, torch::tensor({int64_t{-3}})), "optimizer step is -3, expected a count >= 0");
+  expect_state_error(edit(1, good[1].second.to(torch::kInt)),
+                     "optimizer tensor 'exp_avg.a' has dtype I32, expected F32");
+  expect_state_error(edit(1, torch::tensor({1.0f, NAN, 0.0f, 0.0f})), "optimizer tensor 'exp_avg.a' holds NaN or Inf");
+  expect_state_error(edit(2, torch::tensor({1.0f, INFINITY, 0.0f, 0.0f})),
+                     "optimizer tensor 'exp_avg_sq.a' holds NaN or Inf");
+  expect_state_error(edit(2, torch::tensor({1.0f, -1.0f, 0.0f, 0.0f})),
+                     "optimizer tensor 'exp_avg_sq.a' holds negative values");
+}
+
 }  // namespace
 }  // namespace oryx::testing

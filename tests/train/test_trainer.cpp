@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "oryx/checkpoint/checkpoint.h"
+#include "oryx/checkpoint/safetensors.h"
 #include "oryx/common/atomic_file.h"
 #include "oryx/common/error.h"
 #include "oryx/train/metrics.h"
@@ -100,6 +101,36 @@ TEST(TrainResume, RefusesBrokenOrMismatchedCheckpoints) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("optimizer.safetensors"), std::string::npos) << e.what();
   }
+  remove_tree(o.out);
+}
+
+// Resumes `o` expecting an oryx::Error containing `part`.
+void expect_resume_error(TrainOptions o, const std::string& part) {
+  o.resume = true;
+  try {
+    train_run(o);
+    ADD_FAILURE() << "no error, expected: " << part;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainResume, RefusesNonFiniteOptimizerStateOrAStepDisagreeingWithTrainerJson) {
+  auto o = tiny_train_options("transformer-tiny", 64 * 8 * 4);
+  o.max_steps = 1;
+  train_run(o);
+  const std::string opt = checkpoint_files(o.out + "/ckpt").dir + "/optimizer.safetensors";
+  const auto good = safetensors_read(opt).tensors;
+  auto edited = good;
+  for (auto& [name, t] : edited)
+    if (name == "exp_avg.embed") t = t.clone().index_fill_(1, torch::tensor({int64_t{3}}), NAN);
+  safetensors_write(opt, edited);
+  expect_resume_error(o, opt + ": optimizer tensor 'exp_avg.embed' holds NaN or Inf values");
+  edited = good;
+  for (auto& [name, t] : edited)
+    if (name == "step") t = torch::tensor({int64_t{5}});
+  safetensors_write(opt, edited);
+  expect_resume_error(o, "optimizer.safetensors: step 5 disagrees with step 1 of trainer.json");
   remove_tree(o.out);
 }
 

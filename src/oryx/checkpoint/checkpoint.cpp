@@ -3,13 +3,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include <unistd.h>
-
 #include "oryx/checkpoint/safetensors.h"
 #include "oryx/checkpoint/weights.h"
 #include "oryx/common/atomic_file.h"
 #include "oryx/common/error.h"
 #include "oryx/common/remove_tree.h"
+#include "oryx/data/tokenizer.h"
 
 namespace fs = std::filesystem;
 
@@ -26,10 +25,16 @@ CheckpointFiles checkpoint_files(const std::string& dir) {
   auto tok = fs::path(f.dir) / "tokenizer.txt";
   if (fs::exists(tok)) {
     std::ifstream in(tok);
-    std::string spec;
+    std::string spec, recorded_id;
     std::getline(in, spec);
+    std::getline(in, recorded_id);
     ORYX_CHECK(!spec.empty(), "checkpoint '", dir, "': empty tokenizer.txt");
     f.tokenizer = spec == "byte" ? spec : (fs::path(f.dir) / spec).string();
+    ORYX_CHECK(spec == "byte" || fs::is_regular_file(f.tokenizer), "checkpoint '", dir,
+               "': tokenizer.txt names ", spec, ", which is missing");
+    f.tokenizer_id = tokenizer_identity(f.tokenizer);
+    ORYX_CHECK(recorded_id.empty() || recorded_id == f.tokenizer_id, "checkpoint '", dir, "': ", f.tokenizer,
+               " is ", f.tokenizer_id, ", not the ", recorded_id, " recorded in tokenizer.txt");
   }
   return f;
 }
@@ -49,19 +54,23 @@ void checkpoint_save(const std::string& dir, const ModelConfig& config, const to
                      const std::string& tokenizer, const TrainingState* training) {
   fs::path final_dir(dir);
   if (final_dir.has_parent_path()) fs::create_directories(final_dir.parent_path());
-  fs::path tmp = final_dir;
-  tmp += ".tmp-" + std::to_string(::getpid());
-  remove_tree(tmp.string());
-  fs::create_directories(tmp);
+  const fs::path tmp = atomic_make_tmp_dir(dir);
+  // A failed save leaves nothing behind; a killed one leaves a marked temporary that the next
+  // save deletes. Once published, tmp no longer exists and this does nothing.
+  struct RemoveOnExit {
+    std::string path;
+    ~RemoveOnExit() { remove_tree(path); }
+  } cleanup{tmp.string()};
   ModelConfig c = config;
   c.weights = "model.safetensors";
   atomic_write_text((tmp / "config.json").string(), config_to_json(c).dump(2) + "\n");
   weights_save(model, (tmp / "model.safetensors").string());
   if (tokenizer == "byte") {
-    atomic_write_text((tmp / "tokenizer.txt").string(), "byte\n");
+    atomic_write_text((tmp / "tokenizer.txt").string(), "byte\nbyte\n");
   } else if (!tokenizer.empty()) {
     fs::copy_file(tokenizer, tmp / "tokenizer.model", fs::copy_options::overwrite_existing);
-    atomic_write_text((tmp / "tokenizer.txt").string(), "tokenizer.model\n");
+    atomic_write_text((tmp / "tokenizer.txt").string(),
+                      "tokenizer.model\n" + tokenizer_identity((tmp / "tokenizer.model").string()) + "\n");
   }
   if (training) {
     safetensors_write((tmp / "optimizer.safetensors").string(), training->optimizer);
@@ -84,6 +93,16 @@ TrainingState checkpoint_load_training(const std::string& dir) {
   }
   t.optimizer = safetensors_read((d / "optimizer.safetensors").string()).tensors;
   return t;
+}
+
+int64_t checkpoint_training_seq_len(const std::string& dir) {
+  const fs::path trainer = fs::path(checkpoint_files(dir).dir) / "trainer.json";
+  std::ifstream in(trainer);
+  if (!in) return 0;
+  const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("options") || !j["options"].is_object()) return 0;
+  const auto& seq_len = j["options"].value("seq_len", nlohmann::json());
+  return seq_len.is_number_integer() && seq_len.get<int64_t>() > 0 ? seq_len.get<int64_t>() : 0;
 }
 
 }  // namespace oryx

@@ -6,6 +6,7 @@
 
 #include "oryx/checkpoint/safetensors.h"
 #include "oryx/common/error.h"
+#include "oryx/common/finite.h"
 #include "oryx/common/shape.h"
 
 namespace oryx {
@@ -68,6 +69,9 @@ void weights_load(torch::nn::Module& module, const std::string& path) {
     if (!expected.count(name)) unexpected.push_back(name);
   ORYX_CHECK(unexpected.empty(), "weights file ", path, ": unexpected tensor '", unexpected.front(),
              "'", and_more(unexpected.size()), " (the file may be for another config)");
+  const std::string broken = first_non_finite(file.tensors);
+  ORYX_CHECK(broken.empty(), "weights file ", path, ": tensor '", broken,
+             "' holds NaN or Inf values (saved from a diverged run?)");
 
   torch::NoGradGuard no_grad;
   for (const auto& [name, dst] : targets) dst.copy_(*in_file.at(name));

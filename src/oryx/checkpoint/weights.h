@@ -18,7 +18,8 @@ void weights_save(const torch::nn::Module& module, const std::string& path,
 // Copies the tensors of `path` into the existing parameters and buffers of `module`, keeping
 // their device and dtype. Every one must be present with the same shape, and the file must
 // hold nothing else; a floating parameter accepts any floating dtype (converted), other
-// dtypes must match exactly. Nothing is modified unless the whole file fits.
+// dtypes must match exactly; NaN and Inf values are refused. Nothing is modified unless the
+// whole file fits.
 void weights_load(torch::nn::Module& module, const std::string& path);
 
 }  // namespace oryx

@@ -8,7 +8,9 @@
 #include <sstream>
 
 #include "oryx/cli/commands.h"
+#include "oryx/cli/flag_limits.h"
 #include "oryx/cli/model_options.h"
+#include "oryx/checkpoint/checkpoint.h"
 #include "oryx/common/error.h"
 #include "oryx/eval/mc.h"
 #include "oryx/eval/ppl.h"
@@ -89,6 +91,18 @@ std::unique_ptr<Tokenizer> tokenizer_of(const EvalFlags& f, const ModelConfig& c
   return tok;
 }
 
+// The ppl window length: --seq-len, else the length the checkpoint was trained at (so that
+// the loss is the trainer's validation loss on the same split), else max_seq_len.
+int64_t ppl_seq_len(const EvalFlags& f, const ModelConfig& c) {
+  if (f.seq_len > 0) return f.seq_len;
+  if (f.model.checkpoint.empty()) return c.max_seq_len;
+  const int64_t trained = checkpoint_training_seq_len(f.model.checkpoint);
+  if (trained > 0) return trained;
+  std::fprintf(stderr, "oryx eval: checkpoint %s records no training seq_len; ppl windows use max_seq_len %lld "
+               "(set --seq-len)\n", f.model.checkpoint.c_str(), static_cast<long long>(c.max_seq_len));
+  return c.max_seq_len;
+}
+
 ScoreOptions score_options(const EvalFlags& f, const std::string& label) {
   ScoreOptions s;
   s.batch = f.batch;
@@ -100,7 +114,7 @@ ScoreOptions score_options(const EvalFlags& f, const std::string& label) {
 std::vector<nlohmann::json> run_task(const EvalFlags& f, OryxModel& model,
                                      const std::vector<Schedule>& schedules, nlohmann::json& settings) {
   const ModelConfig& c = model->config();
-  ORYX_CHECK(f.batch >= 1, "--batch must be at least 1, got ", f.batch);
+  ORYX_CHECK(f.batch >= 1, "--batch-size must be at least 1, got ", f.batch);
   ORYX_CHECK(f.n >= 0 && f.seq_len >= 0 && f.max_examples >= 0,
              "--n, --seq-len and --max-examples must be >= 0");
   settings["seed"] = f.seed;
@@ -109,12 +123,15 @@ std::vector<nlohmann::json> run_task(const EvalFlags& f, OryxModel& model,
     ORYX_CHECK(!f.data.empty(), "--task ppl needs --data: a dataset folder, a .bin shard or a text file");
     auto tok = tokenizer_of(f, c, false);
     PplOptions o;
-    o.seq_len = f.seq_len;
+    const int64_t T = ppl_seq_len(f, c);
+    o.seq_len = T;
     o.batch = f.batch;
     o.max_windows = f.max_examples;
     o.progress = true;
-    const int64_t T = f.seq_len > 0 ? f.seq_len : c.max_seq_len;
     PplData data(f.data, f.split, tok.get(), f.max_examples > 0 ? f.max_examples * T + 1 : 0);
+    tokenizer_check_same("dataset " + f.data, data.dataset_tokenizer_id(),
+                         f.tokenizer.empty() ? "checkpoint " + f.model.checkpoint : "--tokenizer " + f.tokenizer,
+                         tokenizer_id_for(f.model, f.tokenizer));
     // Bits per byte need the tokenizer that made the tokens: the dataset's, else the model's.
     std::unique_ptr<Tokenizer> data_tok;
     if (!data.dataset_tokenizer().empty()) data_tok = tokenizer_load(data.dataset_tokenizer());
@@ -138,6 +155,8 @@ std::vector<nlohmann::json> run_task(const EvalFlags& f, OryxModel& model,
     o.task.seed = f.seed;
     o.pairs = f.pairs;
     o.examples = f.n > 0 ? f.n : o.examples;
+    ORYX_CHECK(o.examples * o.task.seq_len <= kMaxEvalTokens, "--n x --seq-len (", o.examples, " x ", o.task.seq_len,
+               ") exceeds ", kMaxEvalTokens, " tokens per pair count");
     o.score = score_options(f, "mqar");
     settings.update({{"vocab", o.task.vocab}, {"seq_len", o.task.seq_len}, {"pairs", o.pairs},
                      {"examples", o.examples}, {"power_a", o.task.power_a},
@@ -151,7 +170,8 @@ std::vector<nlohmann::json> run_task(const EvalFlags& f, OryxModel& model,
     return rows;
   }
   if (f.task == "niah") {
-    ORYX_CHECK(!f.data.empty(), "--task niah needs --data: text for the haystack (e.g. a corpus .txt.zst)");
+    ORYX_CHECK(!f.data.empty(),
+               "--task niah needs --data: text for the haystack (e.g. a corpus .txt.zst) or a dataset folder");
     auto tok = tokenizer_of(f, c, true);
     NiahOptions o;
     o.lengths = f.lengths;
@@ -314,15 +334,16 @@ void register_eval(CLI::App& app) {
       "'S1;S2;...' or default (all-L; last:16; last:64; last:256; every:8; every:4; every:2; all-A).\n"
       "Examples:\n"
       "  oryx eval --config configs/oryx-gdn-tiny.json --task mqar --pairs 4,16 --schedules default\n"
-      "  oryx eval --checkpoint runs/out/demo/final --task ppl --data data/corpus --split val\n"
-      "  oryx eval --checkpoint runs/out/demo/final --task niah --data corpus/val.txt.zst \\\n"
+      "  oryx eval --checkpoint runs/out/demo/run/final --task ppl --data runs/out/demo/data --split val\n"
+      "  oryx eval --checkpoint runs/out/demo/run/final --task niah --data corpus/val.txt.zst \\\n"
       "      --lengths 512,1024 --schedules 'all-L;last:64;all-A' --json\n"
-      "  oryx eval --checkpoint runs/out/demo/final --task mc --data /work/shared/eval/olmo/arc_easy/rc_0shot");
+      "  oryx eval --checkpoint runs/out/demo/run/final --task mc --data path/to/olmo/arc_easy");
   model_options_add(cmd, f->model);
   cmd->add_option("--task", f->task, "ppl, mqar, niah, kv or mc")
       ->required()->check(CLI::IsMember({"ppl", "mqar", "niah", "kv", "mc"}))->group("Task");
   cmd->add_option("--data", f->data,
-                  "ppl: dataset folder, .bin shard or text; niah: haystack text; mc: task file or folder")
+                  "ppl: dataset folder, .bin shard or text; niah: haystack text or dataset folder; "
+                  "mc: task file or folder")
       ->group("Task");
   cmd->add_option("--split", f->split, "ppl: dataset split")->capture_default_str()->group("Task");
   cmd->add_option("--tokenizer", f->tokenizer, "byte or a SentencePiece .model (default: the checkpoint's, else byte)")
@@ -331,45 +352,49 @@ void register_eval(CLI::App& app) {
       ->group("Schedule");
   cmd->add_option("--schedules", f->schedules, "Sweep: 'S1;S2;...' or default")->group("Schedule");
   cmd->add_flag("--json", f->json, "Print JSON")->group("Common");
-  cmd->add_option("--batch", f->batch, "Sequences per forward pass")->capture_default_str()->group("Common");
-  cmd->add_option("--seed", f->seed, "Seed of the synthetic tasks")->capture_default_str()->group("Common");
+  cmd->add_option("--batch-size,--batch", f->batch, "Sequences per forward pass (--batch: deprecated name)")
+      ->capture_default_str()->check(in_range<int64_t>(1, kMaxBatch))->group("Common");
+  add_seed_option(cmd, "--seed", f->seed, "Seed of the synthetic tasks")->group("Common");
   cmd->add_option("--n", f->n,
                   "Examples per group, 0 = the task's default (mqar " + std::to_string(MqarEvalOptions{}.examples) +
                       " per pair count, niah " + std::to_string(NiahOptions{}.trials) + ", kv " +
                       std::to_string(KvOptions{}.trials) + " per cell)")
-      ->capture_default_str()->group("Common");
+      ->capture_default_str()->check(in_range<int64_t>(0, kMaxExamples))->group("Common");
   cmd->add_option("--seq-len", f->seq_len,
-                  "ppl: window length (0 = max_seq_len); mqar: sequence length (0 = " +
+                  "ppl: window length (0 = the checkpoint's training seq_len, else max_seq_len); "
+                  "mqar: sequence length (0 = " +
                       std::to_string(MqarOptions{}.seq_len) + ")")
-      ->capture_default_str()->group("Common");
+      ->capture_default_str()->check(in_range<int64_t>(0, kMaxSeqLen))->group("Common");
   cmd->add_option("--max-examples", f->max_examples, "ppl: windows; mc: documents per task (0 = all)")
-      ->capture_default_str()->group("Common");
+      ->capture_default_str()->check(in_range<int64_t>(0, kMaxCount))->group("Common");
   cmd->add_flag("--no-eod", f->no_eod, "niah, kv, mc: do not start prompts with the end-of-document id")
       ->group("Common");
   cmd->add_option("--pairs", f->pairs, "mqar: key-value pair counts, one row each")
-      ->delimiter(',')->capture_default_str()->group("MQAR");
+      ->delimiter(',')->capture_default_str()->check(in_range<int64_t>(1, kMaxSeqLen))->group("MQAR");
   cmd->add_option("--vocab", f->vocab, "mqar: ids used (0 = the model's vocab_size)")
-      ->capture_default_str()->group("MQAR");
+      ->capture_default_str()->check(in_range<int64_t>(0, kMaxVocab))->group("MQAR");
   cmd->add_option("--power-a", f->power_a, "mqar: query positions ~ (s+1)^(a-1)")
-      ->capture_default_str()->group("MQAR");
+      ->capture_default_str()->check(in_range(1e-9, 100.0))->group("MQAR");
   cmd->add_flag("--zero-filler", f->zero_filler, "mqar: fill with id 0 instead of random ids")->group("MQAR");
   cmd->add_flag("--attend-queries", f->attend_queries,
                 "mqar: also score with mode A at the query keys only, L elsewhere (Oryx models)")
       ->group("MQAR");
   cmd->add_option("--lengths", f->lengths, "niah: prompt lengths in tokens")
-      ->delimiter(',')->capture_default_str()->group("NIAH and KV");
+      ->delimiter(',')->capture_default_str()->check(in_range<int64_t>(1, kMaxSeqLen))->group("NIAH and KV");
   cmd->add_option("--depths", f->depths,
                   "niah, kv: needle / queried-line depths in [0,1] (default niah " + join(NiahOptions{}.depths) +
                       "; kv " + join(KvOptions{}.depths) + ")")
-      ->delimiter(',')->group("NIAH and KV");
-  cmd->add_option("--digits", f->digits, "niah: digits of the value")->capture_default_str()->group("NIAH and KV");
+      ->delimiter(',')->check(in_range(0.0, 1.0))->group("NIAH and KV");
+  cmd->add_option("--digits", f->digits, "niah: digits of the value")
+      ->capture_default_str()->check(in_range<int64_t>(1, 18))->group("NIAH and KV");
   cmd->add_option("--needle", f->needle, "niah: needle sentence, with {key} and {value}")
       ->capture_default_str()->group("NIAH and KV");
   cmd->add_option("--question", f->question, "niah: question, with {key}")
       ->capture_default_str()->group("NIAH and KV");
   cmd->add_option("--haystack-bytes", f->haystack_bytes, "niah: text read for the haystack")
-      ->capture_default_str()->group("NIAH and KV");
-  cmd->add_option("--lines", f->lines, "kv: list lengths")->delimiter(',')->capture_default_str()->group("NIAH and KV");
+      ->capture_default_str()->check(in_range<int64_t>(1, int64_t(1) << 34))->group("NIAH and KV");
+  cmd->add_option("--lines", f->lines, "kv: list lengths")
+      ->delimiter(',')->capture_default_str()->check(in_range<int64_t>(1, kMaxSeqLen))->group("NIAH and KV");
   cmd->add_option("--values", f->values, "kv: number, word or mixed")
       ->capture_default_str()->check(CLI::IsMember({"number", "word", "mixed"}))->group("NIAH and KV");
   cmd->add_option("--kv-line", f->kv_line, "kv: line template")->capture_default_str()->group("NIAH and KV");
@@ -379,7 +404,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--mc-metric", f->mc_metric, "mc: auto (from config.json and labels), acc or bpb")
       ->capture_default_str()->check(CLI::IsMember({"auto", "acc", "bpb"}))->group("MC");
   cmd->add_option("--max-context", f->max_context, "mc: tokens fed per request, cut from the left (0 = max_seq_len)")
-      ->capture_default_str()->group("MC");
+      ->capture_default_str()->check(in_range<int64_t>(0, kMaxSeqLen))->group("MC");
   cmd->callback([f] { run_eval(*f); });
 }
 

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "oryx/cli/commands.h"
+#include "oryx/cli/flag_limits.h"
 #include "oryx/cli/model_options.h"
 #include "oryx/common/error.h"
 #include "oryx/data/tokenizer.h"
@@ -107,7 +108,7 @@ void register_generate(CLI::App& app) {
       "optionally followed by ,gen=A|L|schedule|last for the generated tokens.\n"
       "Examples:\n"
       "  oryx generate --config configs/oryx-gdn-tiny.json --tokens 1,2,3 --schedule last:2 --max-new 8\n"
-      "  oryx generate --checkpoint runs/out/demo/final --prompt 'The' --schedule every:4:16");
+      "  oryx generate --checkpoint runs/out/demo/run/final --prompt 'The' --schedule every:4:16");
   model_options_add(cmd, o->model);
   cmd->add_option("--prompt", o->prompt, "Prompt text (needs a tokenizer)")->group("Input");
   cmd->add_option("--tokens", o->tokens, "Prompt as comma-separated token ids")->group("Input");
@@ -115,14 +116,15 @@ void register_generate(CLI::App& app) {
                   "byte or a SentencePiece .model (default: the checkpoint's, else byte)")->group("Input");
   cmd->add_option("--schedule", o->schedule,
                   "Mode schedule (default: all-A, or all-L for linear models)")->group("Generation");
-  cmd->add_option("--max-new", o->max_new, "Tokens to generate")->capture_default_str()->group("Generation");
+  cmd->add_option("--max-new", o->max_new, "Tokens to generate")
+      ->capture_default_str()->check(in_range<int64_t>(0, kMaxSeqLen))->group("Generation");
   cmd->add_option("--temperature", o->sampling.temperature, "0 = greedy")
-      ->capture_default_str()->group("Sampling");
+      ->capture_default_str()->check(in_range(0.0, 1000.0))->group("Sampling");
   cmd->add_option("--top-k", o->sampling.top_k, "Keep the k most likely tokens (0 = all)")
-      ->capture_default_str()->group("Sampling");
+      ->capture_default_str()->check(in_range<int64_t>(0, kMaxVocab))->group("Sampling");
   cmd->add_option("--top-p", o->sampling.top_p, "Nucleus: smallest set with this probability")
       ->capture_default_str()->group("Sampling");
-  cmd->add_option("--seed", o->sampling.seed, "Sampling seed")->capture_default_str()->group("Sampling");
+  add_seed_option(cmd, "--seed", o->sampling.seed, "Sampling seed")->group("Sampling");
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->callback([o] { run_generate(*o); });
 }

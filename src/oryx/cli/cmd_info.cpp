@@ -1,12 +1,13 @@
 // oryx info: what a config builds: shapes, parameter counts by role (shared by both modes,
-// attention-only, linear-only), the shared fraction SPEC section 1 requires (>= 0.90 for the
-// shipped Oryx configs), and the inference memory per token and per sequence.
+// attention-only, linear-only), the shared fraction (>= 0.90 for the shipped Oryx configs),
+// and the inference memory per token and per sequence. Counts come from the config's shapes
+// (config/param_count.h): nothing is allocated, so any size answers at once.
 #include <cstdio>
 #include <iostream>
 
 #include "oryx/cli/commands.h"
 #include "oryx/cli/model_options.h"
-#include "oryx/model/params.h"
+#include "oryx/config/param_count.h"
 
 namespace oryx::cli {
 
@@ -24,25 +25,24 @@ std::string millions(int64_t n) {
 }
 
 void run_info(const InfoOptions& o) {
-  ModelConfig c = model_options_config(o.model);
-  c.weights.clear();  // counting needs no weights
-  auto model = model_create(c, 0);
-  ParamCounts p = param_counts(*model);
+  const ModelConfig c = model_options_config(o.model);
+  const ParamCounts p = config_param_counts(c);
   // Inference memory: attention-ready K and V per token (bf16), fp32 recurrent state and
   // the short-convolution windows per sequence.
   int64_t kv_per_token = c.has_attention() ? c.n_layers * (c.qk_dim() + c.v_dim()) * 2 : 0;
   int64_t state_per_seq = c.has_linear() ? c.n_layers * c.n_heads * c.head_dim_k * c.head_dim_v * 4 : 0;
   if (o.json) {
+    nlohmann::json params = {{"total", p.total},
+                             {"shared", p.shared},
+                             {"attention_only", p.attention_only},
+                             {"linear_only", p.linear_only}};
+    // A mode the model does not have uses no parameters: its count is left out, not faked.
+    if (c.has_attention()) params["used_by_attention_mode"] = p.used_by_attention();
+    if (c.has_linear()) params["used_by_linear_mode"] = p.used_by_linear();
     nlohmann::json j = {
         {"name", c.name},
         {"config", config_to_json(c)},
-        {"params",
-         {{"total", p.total},
-          {"shared", p.shared},
-          {"attention_only", p.attention_only},
-          {"linear_only", p.linear_only},
-          {"used_by_attention_mode", p.used_by_attention()},
-          {"used_by_linear_mode", p.used_by_linear()}}},
+        {"params", params},
         {"shared_fraction", p.shared_fraction()},
         {"kv_cache_bytes_per_token_bf16", kv_per_token},
         {"recurrent_state_bytes_per_sequence", state_per_seq},
@@ -61,8 +61,8 @@ void run_info(const InfoOptions& o) {
   std::printf("  shared         %s (%.1f%%)  used by both modes\n", millions(p.shared).c_str(), pct(p.shared));
   std::printf("  attention-only %s (%.1f%%)\n", millions(p.attention_only).c_str(), pct(p.attention_only));
   std::printf("  linear-only    %s (%.1f%%)\n", millions(p.linear_only).c_str(), pct(p.linear_only));
-  std::printf("  mode A uses    %s\n", millions(p.used_by_attention()).c_str());
-  std::printf("  mode L uses    %s\n", millions(p.used_by_linear()).c_str());
+  if (c.has_attention()) std::printf("  mode A uses    %s\n", millions(p.used_by_attention()).c_str());
+  if (c.has_linear()) std::printf("  mode L uses    %s\n", millions(p.used_by_linear()).c_str());
   std::printf("shared fraction  %.4f\n", p.shared_fraction());
   std::printf("KV cache         %.1f KiB per token (bf16)\n", kv_per_token / 1024.0);
   std::printf("recurrent state  %.1f KiB per sequence (fp32)\n", state_per_seq / 1024.0);

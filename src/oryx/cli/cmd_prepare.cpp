@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "oryx/cli/commands.h"
+#include "oryx/cli/flag_limits.h"
 #include "oryx/common/error.h"
 #include "oryx/common/progress.h"
 #include "oryx/data/prepare.h"
@@ -73,8 +74,9 @@ void register_prepare(CLI::App& app) {
   auto f = std::make_shared<PrepareFlags>();
   auto* cmd = app.add_subcommand("prepare", "Tokenize a corpus into a dataset of token shards");
   cmd->footer(
-      "Inputs: .txt/.md files (documents separated by a line holding only 0x1E), .zst-compressed\n"
-      "text, .jsonl (one {\"text\": ...} per line) and .jsonl.zst, and folders of them.\n"
+      "Inputs: .txt/.md files (documents separated by a line holding only 0x1E), .gz- or\n"
+      ".zst-compressed text, .jsonl (one {\"text\": ...} per line), .jsonl.gz and .jsonl.zst, and\n"
+      "folders of them. Binary formats (.parquet, .arrow, .npy, ...) are refused by name.\n"
       "Examples:\n"
       "  oryx prepare --synthetic 2000 --out data/synthetic\n"
       "  oryx prepare corpus/train.txt.zst --val corpus/val.txt.zst --train-tokenizer \\\n"
@@ -85,17 +87,16 @@ void register_prepare(CLI::App& app) {
   cmd->add_option("inputs", o.inputs, "Corpus files and folders")->group("Input");
   cmd->add_option("--synthetic", f->synthetic_documents,
                   "Use N documents of the built-in synthetic corpus instead of inputs")
-      ->group("Input");
-  cmd->add_option("--synthetic-seed", f->synthetic.seed, "Seed of the synthetic corpus")
-      ->capture_default_str()->group("Input");
+      ->check(in_range<int64_t>(0, 100'000'000))->group("Input");
+  add_seed_option(cmd, "--synthetic-seed", f->synthetic.seed, "Seed of the synthetic corpus")->group("Input");
   cmd->add_option("--synthetic-doc-chars", f->synthetic.doc_chars,
                   "Approximate characters per synthetic document")
-      ->capture_default_str()->group("Input");
+      ->capture_default_str()->check(in_range<int64_t>(1, 10'000'000))->group("Input");
   cmd->add_option("--synthetic-recall-fraction", f->synthetic.recall_fraction,
                   "Share of synthetic blocks that are associative recall (the rest is prose)")
-      ->capture_default_str()->group("Input");
+      ->capture_default_str()->check(in_range(0.0, 1.0))->group("Input");
   cmd->add_option("--synthetic-pairs", f->synthetic.pairs, "Key-value pairs per recall block")
-      ->capture_default_str()->group("Input");
+      ->capture_default_str()->check(in_range<int64_t>(1, 10'000))->group("Input");
   cmd->add_option("--jsonl-field", o.corpus.jsonl_field, "Text field of JSONL records")
       ->capture_default_str()->group("Input");
 
@@ -105,7 +106,7 @@ void register_prepare(CLI::App& app) {
   cmd->add_option("--val-fraction", o.val_fraction,
                   "Share of documents for validation, chosen by a hash of their content "
                   "(0: no validation split)")
-      ->capture_default_str()->group("Split");
+      ->capture_default_str()->check(in_range(0.0, 1.0))->group("Split");
 
   cmd->add_option("--tokenizer", o.tokenizer, "byte, or an existing SentencePiece .model")
       ->capture_default_str()->group("Tokenizer");
@@ -113,29 +114,29 @@ void register_prepare(CLI::App& app) {
                 "Train a SentencePiece tokenizer on the train documents first")
       ->group("Tokenizer");
   cmd->add_option("--vocab-size", o.tokenizer_options.vocab_size, "Pieces of the trained tokenizer")
-      ->capture_default_str()->group("Tokenizer");
+      ->capture_default_str()->check(in_range<int64_t>(1, kMaxVocab))->group("Tokenizer");
   cmd->add_option("--model-type", o.tokenizer_options.model_type, "bpe or unigram")
       ->capture_default_str()->check(CLI::IsMember({"bpe", "unigram"}))->group("Tokenizer");
   cmd->add_option("--character-coverage", o.tokenizer_options.character_coverage,
                   "Share of characters given their own piece; the rarest use byte fallback")
-      ->capture_default_str()->group("Tokenizer");
+      ->capture_default_str()->check(in_range(0.0, 1.0))->group("Tokenizer");
   cmd->add_option("--tokenizer-sample-bytes", o.tokenizer_sample_bytes,
                   "Train the tokenizer on about this many bytes of documents, sampled by "
                   "content hash (0: all)")
-      ->capture_default_str()->group("Tokenizer");
+      ->capture_default_str()->check(in_range<int64_t>(0, kMaxCount))->group("Tokenizer");
   cmd->add_option("--max-sentence-length", o.tokenizer_options.max_sentence_length,
                   "Tokenizer training lines are cut to at most this many bytes")
-      ->capture_default_str()->group("Tokenizer");
+      ->capture_default_str()->check(in_range<int64_t>(1, int64_t(1) << 30))->group("Tokenizer");
   cmd->add_option("--input-sentence-size", o.tokenizer_options.input_sentence_size,
                   "Tokenizer training keeps at most this many lines, sampled (0: all)")
-      ->capture_default_str()->group("Tokenizer");
+      ->capture_default_str()->check(in_range<int64_t>(0, int64_t(1) << 31))->group("Tokenizer");
 
   cmd->add_option("--out", o.out_dir, "Output dataset folder")->required()->group("Output");
   cmd->add_flag("--overwrite", o.overwrite, "Replace a dataset already in --out")->group("Output");
   cmd->add_option("--shard-tokens", o.shard_tokens, "Tokens per shard file")
-      ->capture_default_str()->group("Output");
+      ->capture_default_str()->check(in_range<int64_t>(1, int64_t(1) << 32))->group("Output");
   cmd->add_option("--threads", f->threads, "Threads for tokenizing and training (0: all cores)")
-      ->capture_default_str()->group("Output");
+      ->capture_default_str()->check(in_range<int64_t>(0, kMaxThreads))->group("Output");
   cmd->add_flag("--json", f->json, "Print the summary as JSON")->group("Output");
   cmd->callback([f, cmd] { run_prepare(*f, *cmd); });
 }

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "oryx/cli/commands.h"
+#include "oryx/cli/flag_limits.h"
 #include "oryx/common/error.h"
 #include "oryx/study/study.h"
 
@@ -18,15 +19,16 @@ void register_study(CLI::App& app) {
   auto* cmd = app.add_subcommand("study", "Train and evaluate a list of models; write a results table");
   cmd->footer(
       "The plan (JSON or TOML) lists models, shared training options and evals: see\n"
-      "src/oryx/study/plan.h and runs/study-*.toml. Run it again to resume: finished models\n"
+      "docs/study-plans.md and runs/study-*.toml. Run it again to resume: finished models\n"
       "and evals are kept, interrupted training continues from its checkpoint.\n"
       "Examples:\n"
-      "  oryx study --plan runs/study-tiny.toml --out runs/out/study-tiny\n"
+      "  oryx study --plan runs/study-mqar.toml --out runs/out/study-mqar\n"
       "  oryx study --plan runs/study-125m.toml --parallel 4     # 4 GPUs: set devices in the plan\n"
       "  oryx study --plan runs/study-125m.toml --report-only    # rewrite results.md only");
   cmd->add_option("--plan", o->plan, "Study plan (.json or .toml)")->required();
   cmd->add_option("--out", o->out, "Results folder (default: the plan's out)");
-  cmd->add_option("--parallel", o->parallel, "Jobs at once (default: the plan's parallel)");
+  cmd->add_option("--parallel", o->parallel, "Jobs at once (default: the plan's parallel)")
+      ->check(in_range<int64_t>(0, 256));
   cmd->add_flag("--report-only", o->report_only, "Only rewrite the report from existing results");
   cmd->callback([o] {
     StudyPlan plan = study_plan_load(o->plan);

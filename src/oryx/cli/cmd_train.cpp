@@ -1,7 +1,9 @@
 // oryx train: train a model on a prepared dataset, or on synthetic MQAR, to a fixed token budget.
+#include <cstdio>
 #include <iostream>
 
 #include "oryx/cli/commands.h"
+#include "oryx/cli/flag_limits.h"
 #include "oryx/common/error.h"
 #include "oryx/train/trainer.h"
 
@@ -13,7 +15,15 @@ struct TrainCli {
   std::string run_file;
   nlohmann::json flags = nlohmann::json::object();  // only the flags given on the command line
   bool json = false;
+  bool overwrite = false;  // a command-line decision only: no run file can carry it
 };
+
+// A number for people to read: losses do not need 16 digits (--json keeps them all).
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
 
 // A flag that, when given, sets `key` of the options object.
 template <typename T>
@@ -34,6 +44,7 @@ void run_train(TrainCli& c) {
   ORYX_CHECK(j.is_object(), c.run_file, ": a run file must hold one object of options");
   for (auto& [k, v] : c.flags.items()) j[k] = v;
   TrainOptions o = train_options_from_json(j, c.run_file.empty() ? "command line" : c.run_file + " + command line");
+  o.overwrite = c.overwrite;
   TrainSummary s = train_run(o);
   nlohmann::json out = {{"steps", s.steps},         {"tokens", s.tokens},
                         {"last_loss", s.last_loss}, {"last_eval", s.last_eval},
@@ -43,11 +54,12 @@ void run_train(TrainCli& c) {
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << (s.finished ? "finished" : s.interrupted ? "interrupted" : "stopped") << ": " << s.steps
-              << " steps, " << s.tokens << " tokens, last loss " << s.last_loss << "; checkpoint in "
+              << " steps, " << s.tokens << " tokens, last loss " << fixed(s.last_loss, 4) << "; checkpoint in "
               << o.out << (s.finished ? "/final" : "/ckpt") << "\n";
     if (!s.last_eval.is_null() && s.last_eval.contains("eval"))
       for (auto& [sched, v] : s.last_eval["eval"].items())
-        std::cout << "  val " << sched << ": loss " << v["loss"] << ", ppl " << v["perplexity"] << "\n";
+        std::cout << "  val " << sched << ": loss " << fixed(v["loss"].get<double>(), 4) << ", ppl "
+                  << fixed(v["perplexity"].get<double>(), 2) << "\n";
   }
   // A signal ends the process with the conventional 128 + signal code, after the checkpoint.
   if (s.interrupted) std::exit(128 + s.signal);
@@ -60,19 +72,21 @@ void register_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model to a fixed token budget");
   cmd->footer(
       "Options come from --run FILE (.json or .toml, keys named like the flags with '_')\n"
-      "and from flags, which win. Output in --out: metrics.jsonl, ckpt/ (resume), final/.\n"
+      "and from flags, which win. Output in --out: metrics.jsonl, ckpt/ (resume), final/;\n"
+      "a non-empty --out needs --resume (continue) or --overwrite (start over).\n"
       "Examples:\n"
-      "  oryx train --config configs/oryx-gdn-tiny.json --data data/demo --out runs/out/demo \\\n"
+      "  oryx train --config configs/oryx-gdn-tiny.json --data runs/out/demo/data --out runs/out/demo/run \\\n"
       "             --tokens 1048576 --batch-size 16 --seq-len 256 --lr 3e-3\n"
       "  oryx train --config configs/transformer-tiny.json --data mqar --mqar-vocab 512 \\\n"
       "             --mqar-pairs 4,8,16 --seq-len 128 --tokens 4194304 --out runs/out/mqar\n"
-      "  oryx train --run runs/study-125m.toml --out runs/out/x --resume");
+      "  oryx train --run my-run.toml --out runs/out/x --resume");
   cmd->add_option("--run", c->run_file, "Run file with options (JSON or TOML)")->group("Run");
   flag<std::string>(cmd, *c, "--config", "config", "Model config (JSON)", "Run");
   flag<std::string>(cmd, *c, "--data", "data", "Dataset folder from `oryx prepare`, or mqar (synthetic recall)", "Run");
   flag<std::string>(cmd, *c, "--out", "out", "Run folder", "Run");
   flag<int64_t>(cmd, *c, "--tokens", "tokens", "Token budget (a multiple of --seq-len)", "Run");
   flag<bool>(cmd, *c, "--resume", "resume", "Continue from <out>/ckpt", "Run");
+  cmd->add_flag("--overwrite", c->overwrite, "Replace the run already in --out (ckpt/, final/, metrics)")->group("Run");
   flag<int64_t>(cmd, *c, "--batch-size", "batch_size", "Sequences per micro-batch [8]", "Batch");
   flag<int64_t>(cmd, *c, "--seq-len", "seq_len", "Tokens per sequence [512]", "Batch");
   flag<int64_t>(cmd, *c, "--grad-accum", "grad_accum", "Micro-batches per step [1]", "Batch");
@@ -101,10 +115,11 @@ void register_train(CLI::App& app) {
   flag<int64_t>(cmd, *c, "--save-every", "save_every", "Steps between checkpoints, 0 = at the end [0]", "Eval");
   flag<int64_t>(cmd, *c, "--max-steps", "max_steps", "Stop after this many steps of this run, with a checkpoint", "Eval");
   flag<bool>(cmd, *c, "--plot", "plot", "Write <out>/loss.png at the end (gnuplot)", "Eval");
-  flag<int64_t>(cmd, *c, "--seed", "seed", "Seed of weights, data order and modes [1]", "Machine");
+  flag<uint64_t>(cmd, *c, "--seed", "seed", "Seed of weights, data order and modes [1]", "Machine")
+      ->check(in_range<uint64_t>(0, kMaxSeed));
   flag<std::string>(cmd, *c, "--device", "device", "cpu, cuda, cuda:N or auto [auto]", "Machine");
   flag<std::string>(cmd, *c, "--precision", "precision", "auto (bf16 autocast on CUDA), fp32, bf16", "Machine");
-  flag<int64_t>(cmd, *c, "--threads", "threads", "CPU threads, 0 = torch's default", "Machine");
+  flag<int64_t>(cmd, *c, "--threads", "threads", "CPU threads, 0 = torch's default (at most 1024)", "Machine");
   cmd->add_flag("--json", c->json, "Print the summary as JSON");
   cmd->callback([c] { run_train(*c); });
 }

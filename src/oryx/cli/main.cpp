@@ -4,6 +4,30 @@
 #include "oryx/cli/commands.h"
 #include "oryx/common/error.h"
 
+namespace {
+
+// "oryx eval": the app and the subcommands the command line named, for "see ... --help".
+std::string command_path(const CLI::App& app) {
+  std::string path = app.get_name();
+  const CLI::App* cmd = &app;
+  while (!cmd->get_subcommands().empty()) {
+    cmd = cmd->get_subcommands().front();
+    path += " " + cmd->get_name();
+  }
+  return path;
+}
+
+// CLI11 lists the arguments it did not expect in reverse ("not expected: 8 --batch"); name
+// the first unknown option instead, or the first stray argument when every option is known.
+std::string extras_message(const CLI::App& app) {
+  const std::vector<std::string> extras = app.remaining(true);
+  for (const auto& a : extras)
+    if (a.size() > 1 && a[0] == '-') return "unknown option " + a;
+  return extras.empty() ? "unexpected arguments" : "unexpected argument '" + extras.front() + "'";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{
       "oryx: multi-mixer (attention + linear recurrence) language models.\n"
@@ -29,8 +53,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError&) {
+    std::cerr << "oryx: error: " << extras_message(app) << " (see " << command_path(app) << " --help)\n";
+    return 2;
   } catch (const CLI::ParseError& e) {
-    std::cerr << "oryx: error: " << e.what() << " (see oryx --help)\n";
+    std::cerr << "oryx: error: " << e.what() << " (see " << command_path(app) << " --help)\n";
     return 2;
   } catch (const oryx::Error& e) {
     std::cerr << "oryx: error: " << e.what() << "\n";

@@ -1,8 +1,10 @@
 #include "oryx/cli/model_options.h"
 
 #include "oryx/checkpoint/checkpoint.h"
+#include "oryx/cli/flag_limits.h"
 #include "oryx/common/device.h"
 #include "oryx/common/error.h"
+#include "oryx/data/tokenizer.h"
 
 namespace oryx::cli {
 
@@ -13,8 +15,8 @@ void model_options_add(CLI::App* cmd, ModelOptions& o) {
       ->group("Model");
   cmd->add_option("--device", o.device, "cpu, cuda, cuda:N or auto")
       ->capture_default_str()->group("Model");
-  cmd->add_option("--init-seed", o.seed, "Seed of random weights when there is no weights file")
-      ->capture_default_str()->group("Model");
+  add_seed_option(cmd, "--init-seed", o.seed, "Seed of random weights when there is no weights file")
+      ->group("Model");
 }
 
 ModelConfig model_options_config(const ModelOptions& o) {
@@ -33,12 +35,23 @@ OryxModel model_options_load(const ModelOptions& o) {
 }
 
 std::string tokenizer_spec_for(const ModelOptions& o, const std::string& flag) {
-  if (!flag.empty()) return flag;
+  if (!flag.empty()) {
+    tokenizer_id_for(o, flag);  // refuses a flag that contradicts the checkpoint
+    return flag;
+  }
   if (!o.checkpoint.empty()) {
     auto spec = checkpoint_files(o.checkpoint).tokenizer;
     if (!spec.empty()) return spec;
   }
   return model_options_config(o).vocab_size >= 257 ? "byte" : "";
+}
+
+std::string tokenizer_id_for(const ModelOptions& o, const std::string& flag) {
+  const std::string ckpt_id = o.checkpoint.empty() ? "" : checkpoint_files(o.checkpoint).tokenizer_id;
+  if (flag.empty()) return ckpt_id;
+  const std::string flag_id = tokenizer_identity(flag);
+  tokenizer_check_same("--tokenizer " + flag, flag_id, "checkpoint " + o.checkpoint, ckpt_id);
+  return flag_id;
 }
 
 }  // namespace oryx::cli

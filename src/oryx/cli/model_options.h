@@ -27,7 +27,12 @@ OryxModel model_options_load(const ModelOptions& o);
 
 
 // The tokenizer spec for a model: `flag` if given, else the checkpoint's record, else
-// "byte" when the vocabulary can hold bytes; "" when none applies.
+// "byte" when the vocabulary can hold bytes; "" when none applies. Throws oryx::Error when
+// `flag` names a tokenizer other than the one the checkpoint was trained with.
 std::string tokenizer_spec_for(const ModelOptions& o, const std::string& flag);
+
+// The identity (tokenizer_identity) of the tokenizer the model is known to use: `flag`'s
+// if given, else the checkpoint's record; "" when nothing records it (a bare config).
+std::string tokenizer_id_for(const ModelOptions& o, const std::string& flag);
 
 }  // namespace oryx::cli

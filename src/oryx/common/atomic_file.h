@@ -8,10 +8,15 @@
 // is not empty, so atomic_replace_dir moves the old folder aside first. That leaves one crash
 // window, between the two renames, where `final_dir` is missing and `final_dir.old-<random>`
 // holds the previous complete checkpoint; atomic_resolve_dir returns that folder then, so
-// loaders should always go through it. Stale `.old-*` folders are removed by the next
-// successful atomic_replace_dir. A crash before the first rename leaves the caller's
+// loaders should always go through it. A crash before the first rename leaves the caller's
 // tmp_dir behind (the old folder stays valid); a crash after the second leaves only a stale
 // `.old-*` folder.
+//
+// Stale folders are deleted only when they are ours: a folder we move aside or create as a
+// temporary holds a marker file naming the folder itself, so a user's own `ckpt.old-backup`
+// (or a copy of one of ours under another name) is never touched. Stale `.old-*` folders go
+// at the next successful atomic_replace_dir, temporaries of dead processes at the next
+// atomic_make_tmp_dir or atomic_remove_leftovers.
 #pragma once
 #include <functional>
 #include <ostream>
@@ -32,6 +37,19 @@ void atomic_write_text(const std::string& path, const std::string& text);
 // final_dir (make it a sibling). On an error before the new folder is in place the old
 // folder is put back.
 void atomic_replace_dir(const std::string& tmp_dir, const std::string& final_dir);
+
+// A new empty folder beside `final_dir` (`<final_dir>.tmp-<pid>-<random>`) to fill and pass
+// to atomic_replace_dir, marked as ours so that the leftover of a killed process is cleaned
+// later. Cleans such leftovers first (atomic_remove_leftovers).
+std::string atomic_make_tmp_dir(const std::string& final_dir);
+
+// Deletes our stale folders beside `final_dir`: temporaries of processes that are gone and,
+// while final_dir itself exists (so they are obsolete), moved-aside old versions.
+void atomic_remove_leftovers(const std::string& final_dir);
+
+// Deletes `final_dir` and every folder of ours beside it (old versions, dead temporaries);
+// throws oryx::Error if final_dir cannot be deleted.
+void atomic_remove_dir(const std::string& final_dir);
 
 // The folder a loader should read for `final_dir`: final_dir itself, or the previous
 // version left by a crash inside atomic_replace_dir. Throws oryx::Error if neither exists.

@@ -1,5 +1,7 @@
 #include "oryx/common/json_fields.h"
 
+#include <sstream>
+
 #include "oryx/common/error.h"
 
 namespace oryx {
@@ -50,6 +52,8 @@ int64_t JsonFields::integer(const std::string& key, int64_t fallback) {
   const auto* v = find(key);
   if (!v) return fallback;
   if (!v->is_number_integer()) fail(key, "must be an integer");
+  if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    fail(key, "is out of range");
   return v->get<int64_t>();
 }
 
@@ -93,6 +97,37 @@ double JsonFields::positive_number(const std::string& key) {
 double JsonFields::fraction(const std::string& key, double fallback) {
   double x = number(key, fallback);
   if (x < 0 || x > 1) fail(key, "must be in [0, 1]");
+  return x;
+}
+
+int64_t JsonFields::int_in(const std::string& key, int64_t lo, int64_t hi) {
+  if (!has(key)) fail(key, "is required (an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "])");
+  return int_in(key, lo, lo, hi);
+}
+
+int64_t JsonFields::int_in(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) {
+  int64_t x = integer(key, fallback);
+  if (x < lo || x > hi) fail(key, "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return x;
+}
+
+namespace {
+std::string number_text(double x) {
+  std::ostringstream os;
+  os << x;
+  return os.str();
+}
+}  // namespace
+
+double JsonFields::number_in(const std::string& key, double fallback, double lo, double hi) {
+  double x = number(key, fallback);
+  if (x < lo || x > hi) fail(key, "must be a number in [" + number_text(lo) + ", " + number_text(hi) + "]");
+  return x;
+}
+
+double JsonFields::positive_number(const std::string& key, double fallback, double max) {
+  double x = number(key, fallback);
+  if (!(x > 0) || x > max) fail(key, "must be a number in (0, " + number_text(max) + "]");
   return x;
 }
 

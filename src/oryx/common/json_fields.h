@@ -29,6 +29,12 @@ class JsonFields {
   double positive_number(const std::string& key, double fallback);
   double positive_number(const std::string& key);  // required
   double fraction(const std::string& key, double fallback);  // in [0, 1]
+  // Bounded reads: every size and count a file can set has an upper bound, so that a typo
+  // fails here, naming the key, instead of exhausting memory or looping for hours later.
+  int64_t int_in(const std::string& key, int64_t lo, int64_t hi);  // required
+  int64_t int_in(const std::string& key, int64_t fallback, int64_t lo, int64_t hi);
+  double number_in(const std::string& key, double fallback, double lo, double hi);
+  double positive_number(const std::string& key, double fallback, double max);  // in (0, max]
   // The raw value (for nested objects and arrays); marks the key as known.
   const nlohmann::json& raw(const std::string& key);
 

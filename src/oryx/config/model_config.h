@@ -8,6 +8,10 @@
 
 namespace oryx {
 
+// Bounds that configs, run files and flags share (docs/limits.md): ids and positions.
+inline constexpr int64_t kMaxVocabSize = int64_t(1) << 24;
+inline constexpr int64_t kMaxSequenceLength = int64_t(1) << 20;
+
 // What the token mixer of every layer can do.
 //   oryx        both modes: attention-only and linear-only parameters, a mode per token
 //   transformer every token in mode A, no linear-only parameters

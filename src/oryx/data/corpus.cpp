@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "oryx/common/error.h"
+#include "oryx/common/gzip_file.h"
 #include "oryx/data/utf8.h"
 
 namespace fs = std::filesystem;
@@ -23,16 +24,43 @@ bool ends_with(const std::string& s, const char* suffix) {
 }
 
 bool is_jsonl(const std::string& path) {
-  return ends_with(path, ".jsonl") || ends_with(path, ".jsonl.zst");
+  return ends_with(path, ".jsonl") || ends_with(path, ".jsonl.zst") || ends_with(path, ".jsonl.gz");
 }
 
 bool is_zstd(const std::string& path) { return ends_with(path, ".zst"); }
 
-// Names a directory walk takes; .zst covers .txt.zst, .md.zst and .jsonl.zst.
+// Names a directory walk takes; .zst and .gz cover .txt.zst, .jsonl.gz and the like.
 bool is_corpus_name(const std::string& name) {
-  for (const char* ext : {".txt", ".md", ".text", ".jsonl", ".zst"})
+  for (const char* ext : {".txt", ".md", ".text", ".jsonl", ".zst", ".gz"})
     if (ends_with(name, ext)) return true;
   return false;
+}
+
+// Binary formats that a text reader would turn into garbage documents, by extension
+// (after any .gz or .zst), refused by name instead.
+const char* binary_format_of(std::string name) {
+  for (const char* z : {".gz", ".zst"})
+    if (ends_with(name, z)) name.resize(name.size() - std::strlen(z));
+  for (const char* ext : {".parquet", ".arrow", ".feather", ".bin", ".npy", ".npz", ".pt", ".pth", ".ckpt",
+                          ".safetensors", ".pkl", ".pickle", ".h5", ".hdf5", ".tfrecord", ".model", ".zip",
+                          ".tar", ".7z", ".xz", ".bz2", ".lz4", ".pdf", ".png", ".jpg", ".jpeg", ".gif"})
+    if (ends_with(name, ext)) return ext;
+  return nullptr;
+}
+
+// Refuses a file named directly that is a binary format: by extension, or by a NUL byte
+// among its first bytes (text never holds one; UTF-16 and binary data do).
+void check_text_input(const std::string& path) {
+  if (const char* ext = binary_format_of(path))
+    ORYX_FAIL(path, ": ", ext, " is not a corpus format (read: text, .jsonl, and either compressed as "
+              ".gz or .zst); convert it to text or JSONL first");
+  if (is_zstd(path)) return;
+  GzipFile f(path);
+  std::vector<char> head(1 << 16);
+  const size_t n = f.read(head.data(), head.size());
+  const auto* nul = static_cast<const char*>(std::memchr(head.data(), '\0', n));
+  ORYX_CHECK(!nul, path, ": binary data (a NUL byte at offset ", nul - head.data(),
+             "), not text or JSONL; convert it to text or JSONL first");
 }
 
 bool is_blank(std::string_view s) {
@@ -41,26 +69,28 @@ bool is_blank(std::string_view s) {
 
 }  // namespace
 
-// One input file as a sequence of lines, decompressing .zst on the fly.
+// One input file as a sequence of lines, decompressing .zst and gzip on the fly.
 class CorpusReader::FileStream {
  public:
   FileStream(std::string path, int64_t* disk_bytes)
       : path_(std::move(path)), disk_bytes_(disk_bytes) {
+    if (!is_zstd(path_)) {
+      gzip_ = std::make_unique<GzipFile>(path_);
+      out_.resize(1 << 20);
+      return;
+    }
     file_ = std::fopen(path_.c_str(), "rb");
     ORYX_CHECK(file_, "cannot open ", path_, ": ", std::strerror(errno));
-    if (is_zstd(path_)) {
-      zstd_ = ZSTD_createDStream();
-      ORYX_CHECK(zstd_, "out of memory creating a zstd stream for ", path_);
-      ZSTD_initDStream(zstd_);
-      in_.resize(ZSTD_DStreamInSize());
-      out_.resize(ZSTD_DStreamOutSize());
-    } else {
-      out_.resize(1 << 20);
-    }
+    zstd_ = ZSTD_createDStream();
+    if (!zstd_) std::fclose(file_);  // the destructor does not run for a throwing constructor
+    ORYX_CHECK(zstd_, "out of memory creating a zstd stream for ", path_);
+    ZSTD_initDStream(zstd_);
+    in_.resize(ZSTD_DStreamInSize());
+    out_.resize(ZSTD_DStreamOutSize());
   }
   ~FileStream() {
     if (zstd_) ZSTD_freeDStream(zstd_);
-    std::fclose(file_);
+    if (file_) std::fclose(file_);
   }
 
   // The next line without its '\n'; false once the file is exhausted. A last line with no
@@ -104,7 +134,13 @@ class CorpusReader::FileStream {
 
   // Refills out_; returns the number of bytes now in it, 0 at the end of the file.
   size_t fill() {
-    if (!zstd_) return read_disk(out_.data(), out_.size());
+    if (gzip_) {
+      const size_t got = gzip_->read(out_.data(), out_.size());
+      const int64_t offset = gzip_->disk_offset();
+      *disk_bytes_ += offset - gzip_offset_;
+      gzip_offset_ = offset;
+      return got;
+    }
     for (;;) {
       if (zin_.pos == zin_.size) {
         const size_t got = read_disk(in_.data(), in_.size());
@@ -125,7 +161,9 @@ class CorpusReader::FileStream {
 
   std::string path_;
   int64_t* disk_bytes_;
-  std::FILE* file_ = nullptr;
+  std::unique_ptr<GzipFile> gzip_;  // plain text or gzip
+  int64_t gzip_offset_ = 0;
+  std::FILE* file_ = nullptr;        // zstd
   ZSTD_DStream* zstd_ = nullptr;
   std::vector<char> in_, out_;
   ZSTD_inBuffer zin_{nullptr, 0, 0};
@@ -142,6 +180,7 @@ CorpusReader::CorpusReader(const std::vector<std::string>& paths, CorpusOptions 
     const auto st = fs::status(p, ec);
     ORYX_CHECK(fs::exists(st), "input not found: ", p);
     if (fs::is_regular_file(st)) {
+      check_text_input(p);
       files_.push_back(p);
       continue;
     }
@@ -155,7 +194,7 @@ CorpusReader::CorpusReader(const std::vector<std::string>& paths, CorpusOptions 
         if (dir) it.disable_recursion_pending();
         skipped.push_back(it->path().string());
       } else if (!dir) {
-        (is_corpus_name(name) && it->is_regular_file(ec) ? found : skipped)
+        (is_corpus_name(name) && !binary_format_of(name) && it->is_regular_file(ec) ? found : skipped)
             .push_back(it->path().string());
       }
     }
@@ -170,7 +209,7 @@ CorpusReader::CorpusReader(const std::vector<std::string>& paths, CorpusOptions 
       for (size_t i = 0; i < skipped.size() && i < 3; ++i)
         examples += (i ? ", " : "") + skipped[i];
       opts_.warn(p + ": skipped " + std::to_string(skipped.size()) +
-                 " entries that are hidden or not .txt/.md/.text/.jsonl/.zst (" + examples +
+                 " entries that are hidden or not .txt/.md/.text/.jsonl/.gz/.zst (" + examples +
                  (skipped.size() > 3 ? ", ..." : "") + ")");
     }
     if (found.empty() && opts_.warn) opts_.warn(p + ": directory holds no corpus files");
@@ -182,6 +221,31 @@ CorpusReader::CorpusReader(const std::vector<std::string>& paths, CorpusOptions 
 }
 
 CorpusReader::~CorpusReader() = default;
+
+void CorpusReader::check_jsonl_fields() const {
+  // Only the first record that is a JSON object is looked at: a later bad record is skipped
+  // and reported like any bad document, but a file whose records name the text otherwise
+  // would be skipped whole (or, worse, only after a tokenizer was trained without it).
+  constexpr int kLinesLooked = 100;
+  for (const auto& path : files_) {
+    if (!is_jsonl(path)) continue;
+    int64_t disk_bytes = 0;
+    FileStream stream(path, &disk_bytes);
+    std::string line;
+    for (int looked = 0; looked < kLinesLooked && stream.getline(line);) {
+      if (is_blank(line)) continue;
+      ++looked;
+      const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded() || !j.is_object()) continue;
+      const auto it = j.find(opts_.jsonl_field);
+      if (it != j.end() && it->is_string()) break;
+      std::string keys;
+      for (const auto& [k, v] : j.items()) keys += (keys.empty() ? "" : ", ") + k;
+      ORYX_FAIL(path, ":", stream.line(), ": the JSONL record has no string field \"", opts_.jsonl_field,
+                "\" (its keys: ", keys.empty() ? "none" : keys, "); name the text field with --jsonl-field");
+    }
+  }
+}
 
 bool CorpusReader::open_next_file() {
   stream_.reset();

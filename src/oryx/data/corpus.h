@@ -1,24 +1,29 @@
 // Streaming document readers: one document in memory at a time, whatever the corpus size.
 //
 // Formats, chosen by file name:
-//   *.jsonl, *.jsonl.zst   one JSON object per line; the document is its text field
-//                          (CorpusOptions::jsonl_field, default "text"); blank lines ignored
+//   *.jsonl, *.jsonl.zst,  one JSON object per line; the document is its text field
+//   *.jsonl.gz             (CorpusOptions::jsonl_field, default "text"); blank lines ignored
 //   *.zst                  zstd-compressed text (streamed through ZSTD_decompressStream)
-//   anything else          plain text
+//   anything else          plain text, gzip-compressed or not (recognised by its header, so
+//                          *.txt.gz and *.gz read as text)
+// Binary formats are refused by name, naming the file: a file named directly whose
+// extension (after .gz/.zst) is .parquet, .arrow, .bin, .npy, .pt, .safetensors, .zip ...,
+// or whose first 64 KiB hold a NUL byte.
 // Text (compressed or not) holds documents separated by a line holding only 0x1E (the
 // format of /work/shared/corpus, MANIFEST.md): "doc1\n\x1e\ndoc2\n". A file with no
 // separator is one document. A document's text excludes its final newline.
 //
 // A directory is read recursively in sorted path order, taking only files whose names end
-// in .txt .md .text .jsonl .zst (and so .txt.zst, .jsonl.zst); other files and hidden
-// entries (names starting with '.') are skipped and reported through CorpusOptions::warn.
-// A file named directly is always read, whatever its name.
+// in .txt .md .text .jsonl .zst .gz (and so .txt.zst, .jsonl.gz), binary formats excepted
+// (x.npy.gz); other files and hidden entries (names starting with '.') are skipped and
+// reported through CorpusOptions::warn. A file named directly is read whatever its name,
+// unless it is a binary format (above).
 //
 // Bad documents (invalid UTF-8; a JSONL line that does not parse, is not an object or has
 // no string text field) are counted and skipped, never silently: the first
 // CorpusOptions::max_reported are reported one by one through `warn` with file and line,
 // then one notice that the rest are only counted. Empty documents are counted apart.
-// A missing path, corrupt zstd data, or a corpus that yields no document is an error.
+// A missing path, corrupt zstd or gzip data, or a corpus that yields no document is an error.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -55,6 +60,11 @@ class CorpusReader {
   ~CorpusReader();
   CorpusReader(const CorpusReader&) = delete;
   CorpusReader& operator=(const CorpusReader&) = delete;
+
+  // Throws oryx::Error naming file and line when a JSONL input's first record (the first
+  // line that is a JSON object) has no string field jsonl_field: a wrong field name would
+  // otherwise skip every record of the file. Reads a few lines of each JSONL file.
+  void check_jsonl_fields() const;
 
   // Moves to the next good document; false at the end of the corpus. Throws oryx::Error at
   // the end if the corpus produced no document at all.

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <regex>
 
@@ -163,9 +164,16 @@ void prepare_out_dir(const PrepareOptions& o, const std::string& keep) {
   ORYX_CHECK(!ec && fs::is_directory(o.out_dir), "cannot create output folder ", o.out_dir, ": ",
              ec ? ec.message() : "a file of that name exists");
   const fs::path meta = fs::path(o.out_dir) / "meta.json";
-  if (!fs::exists(meta)) return;
+  if (!fs::exists(fs::symlink_status(meta))) return;
   ORYX_CHECK(o.overwrite, o.out_dir,
              " already holds a dataset (meta.json); pass --overwrite or choose another --out");
+  // --overwrite deletes files by name: only in a folder that `oryx prepare` wrote.
+  std::ifstream meta_in(meta);
+  const auto meta_json = nlohmann::json::parse(meta_in, nullptr, /*allow_exceptions=*/false);
+  ORYX_CHECK(fs::is_regular_file(fs::symlink_status(meta)) && meta_json.is_object() &&
+                 meta_json.value("format", nlohmann::json()) == "oryx-shards",
+             "--overwrite: ", meta.string(), " is not the meta.json of an oryx dataset (no \"format\": \"oryx-shards\"), "
+             "so nothing in ", o.out_dir, " is deleted; choose another --out");
   fs::remove(meta, ec);
   ORYX_CHECK(!ec, "cannot remove ", meta.string(), ": ", ec.message());
   static const std::regex ours(R"((train|val)-\d{5}\.bin|tokenizer\.(model|vocab))");
@@ -295,13 +303,14 @@ nlohmann::json PrepareSummary::to_json() const {
 PrepareSummary dataset_prepare(const PrepareOptions& o) {
   check_options(o);
   const auto t0 = std::chrono::steady_clock::now();
-  // A bad tokenizer or a missing input fails before the output folder is touched (opening a
-  // reader resolves its paths; its notices come later, from the real passes).
+  // A bad tokenizer, a missing or binary input, or a JSONL input without the text field
+  // fails before the output folder is touched and before any tokenizer training (opening a
+  // reader resolves and checks its paths; its notices come later, from the real passes).
   if (!o.train_tokenizer) tokenizer_load(o.tokenizer);
   CorpusOptions quiet = o.corpus;
   quiet.warn = nullptr;
-  if (!o.inputs.empty()) CorpusReader check(o.inputs, quiet);
-  if (!o.val_inputs.empty()) CorpusReader check(o.val_inputs, quiet);
+  if (!o.inputs.empty()) CorpusReader(o.inputs, quiet).check_jsonl_fields();
+  if (!o.val_inputs.empty()) CorpusReader(o.val_inputs, quiet).check_jsonl_fields();
   prepare_out_dir(o, o.train_tokenizer || o.tokenizer == "byte" ? "" : o.tokenizer);
 
   PrepareSummary summary;
@@ -325,6 +334,7 @@ PrepareSummary dataset_prepare(const PrepareOptions& o) {
   ds.vocab_size = tok->vocab_size();
   ds.eod_id = tok->eod_id();
   ds.tokenizer = byte ? "byte" : "tokenizer.model";
+  ds.tokenizer_id = tokenizer_identity(byte ? "byte" : model_copy);
   SplitWriter train(o.out_dir, "train", ds.vocab_size, o.shard_tokens);
   SplitWriter val(o.out_dir, "val", ds.vocab_size, o.shard_tokens);
 

@@ -15,6 +15,7 @@
 #include "oryx/common/atomic_file.h"
 #include "oryx/common/error.h"
 #include "oryx/common/json_fields.h"
+#include "oryx/data/tokenizer.h"
 
 namespace oryx {
 
@@ -215,15 +216,36 @@ int64_t ShardReader::at(int64_t i) const {
   return v;
 }
 
+namespace {
+
+// The largest of n little-endian tokens of type T at p (n may be 0).
+template <typename T>
+uint64_t max_token(const unsigned char* p, int64_t n) {
+  T m = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, p + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
+    m = std::max(m, v);
+  }
+  return m;
+}
+
+}  // namespace
+
 void ShardReader::check_ids() const {
+  if (vocab_size_ == (int64_t{1} << (8 * bytes_per_token_))) return;  // every stored value is an id
+  // Chunks are reduced first and scanned id by id only where one is out of range.
   constexpr int64_t kChunk = 1 << 16;
-  std::vector<int64_t> buf(kChunk);
   for (int64_t off = 0; off < count_; off += kChunk) {
     const int64_t n = std::min(kChunk, count_ - off);
-    read(off, n, buf.data());
-    for (int64_t i = 0; i < n; ++i)
-      ORYX_CHECK(buf[i] < vocab_size_, path_, ": token ", off + i, " has id ", buf[i],
-                 ", outside the vocabulary of ", vocab_size_);
+    const unsigned char* p = tokens_ + off * bytes_per_token_;
+    const uint64_t m = bytes_per_token_ == 2 ? max_token<uint16_t>(p, n) : max_token<uint32_t>(p, n);
+    if (m < static_cast<uint64_t>(vocab_size_)) continue;
+    for (int64_t i = off; i < off + n; ++i) {
+      const int64_t id = at(i);
+      ORYX_CHECK(id < vocab_size_, path_, ": token ", i, " has id ", id, ", outside the vocabulary of ",
+                 vocab_size_, " (a corrupt or foreign shard; prepare the dataset again)");
+    }
   }
 }
 
@@ -249,6 +271,7 @@ nlohmann::json Dataset::meta_json() const {
   nlohmann::json j = {{"format", "oryx-shards"}, {"version", 1},
                       {"vocab_size", vocab_size},  {"eod_id", eod_id},
                       {"tokenizer", tokenizer},    {"splits", nlohmann::json::object()}};
+  if (!tokenizer_id.empty()) j["tokenizer_id"] = tokenizer_id;
   for (const auto& [name, s] : splits)
     j["splits"][name] = {{"shards", s.shards}, {"tokens", s.tokens}, {"documents", s.documents}};
   return j;
@@ -277,8 +300,20 @@ Dataset dataset_open(const std::string& dir) {
              " is outside the vocabulary of ", ds.vocab_size);
   ds.tokenizer = f.str("tokenizer", "");
   ORYX_CHECK(!ds.tokenizer.empty(), meta_path, ": key 'tokenizer' is required");
+  const std::string recorded_id = f.str("tokenizer_id", "");
   const auto& splits = f.raw("splits");
   f.reject_unknown();
+  if (ds.tokenizer != "byte") {
+    std::error_code fec;
+    ORYX_CHECK(std::filesystem::is_regular_file(ds.tokenizer_spec(), fec), meta_path,
+               ": the tokenizer it names, ", ds.tokenizer_spec(),
+               ", is missing (copy it back or prepare the dataset again)");
+  }
+  ds.tokenizer_id = tokenizer_identity(ds.tokenizer_spec());
+  // A dataset from an older build records no identity: the copy's own is the best there is.
+  ORYX_CHECK(recorded_id.empty() || recorded_id == ds.tokenizer_id, meta_path, ": tokenizer ",
+             ds.tokenizer_spec(), " is ", ds.tokenizer_id, ", not the ", recorded_id,
+             " the dataset was tokenized with (was the file replaced?)");
   ORYX_CHECK(splits.is_object() && !splits.empty(), meta_path,
              ": key 'splits' must be a non-empty object");
 
@@ -298,6 +333,7 @@ Dataset dataset_open(const std::string& dir) {
       ShardReader r(ds.shard_path(s.shards.back()));
       ORYX_CHECK(r.vocab_size() == ds.vocab_size, r.path(), ": vocabulary ", r.vocab_size(),
                  " differs from meta.json's ", ds.vocab_size);
+      r.check_ids();
       total += r.size();
     }
     ORYX_CHECK(total == s.tokens, where, ": shards hold ", total, " tokens but meta.json says ",

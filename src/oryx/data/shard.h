@@ -13,6 +13,8 @@
 // A dataset is a folder written by `oryx prepare`:
 //   meta.json        {"format": "oryx-shards", "version": 1, "vocab_size", "eod_id",
 //                     "tokenizer": "byte" | "tokenizer.model",
+//                     "tokenizer_id": "byte" | "sha1:<hex>" (tokenizer_identity; datasets
+//                     from older builds lack it, and theirs is computed from the copy),
 //                     "splits": {"train": {"shards": [...], "tokens", "documents"}, "val": ...}}
 //   train-00000.bin  ...  val-00000.bin  ...
 //   tokenizer.model  (a copy, when the tokenizer is SentencePiece)
@@ -79,8 +81,9 @@ class ShardReader {
   // Copies tokens [offset, offset + n) into out[0..n).
   void read(int64_t offset, int64_t n, int64_t* out) const;
   int64_t at(int64_t i) const;
-  // Scans every token; throws oryx::Error naming the file and position of the first id
-  // >= vocab_size.
+  // Scans every token (a max-reduction over the mapped file, memory-bandwidth bound; free
+  // when the vocabulary fills the token width); throws oryx::Error naming the file and
+  // position of the first id >= vocab_size.
   void check_ids() const;
 
  private:
@@ -106,6 +109,7 @@ struct Dataset {
   int64_t vocab_size = 0;
   int64_t eod_id = 0;
   std::string tokenizer;  // "byte" or a file name inside `dir`
+  std::string tokenizer_id;  // tokenizer_identity of it ("" only for an in-memory dataset)
   std::map<std::string, DatasetSplit> splits;
 
   // Throws oryx::Error listing the splits there are if `name` is not one of them.
@@ -116,8 +120,10 @@ struct Dataset {
   nlohmann::json meta_json() const;
 };
 
-// Reads and validates <dir>/meta.json and the header of every shard it lists (present,
-// well-formed, same vocabulary, counts adding up to the split's tokens).
+// Reads and validates <dir>/meta.json, the tokenizer it names (present, and matching the
+// recorded tokenizer_id) and every shard it lists (present, well-formed, same vocabulary,
+// counts adding up to the split's tokens, every id inside the vocabulary), so that bad
+// data fails here, naming the file, instead of at the training step that draws it.
 Dataset dataset_open(const std::string& dir);
 
 // Writes <ds.dir>/meta.json atomically (common/atomic_file.h).

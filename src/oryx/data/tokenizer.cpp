@@ -3,9 +3,12 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <c10/util/hash.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 #include <unordered_map>
 
@@ -85,6 +88,22 @@ std::unique_ptr<Tokenizer> tokenizer_load(const std::string& spec) {
   ORYX_CHECK(!spec.empty(), "empty tokenizer spec: pass \"byte\" or the path of a .model file");
   if (spec == "byte") return std::make_unique<ByteTokenizer>();
   return std::make_unique<SentencePieceTokenizer>(spec);
+}
+
+std::string tokenizer_identity(const std::string& spec) {
+  if (spec.empty() || spec == "byte") return spec;
+  std::ifstream in(spec, std::ios::binary);
+  ORYX_CHECK(in, "tokenizer model not found: ", spec);
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  ORYX_CHECK(!in.bad(), "cannot read tokenizer model ", spec);
+  return "sha1:" + c10::sha1(bytes).str();
+}
+
+void tokenizer_check_same(const std::string& what_a, const std::string& id_a, const std::string& what_b,
+                          const std::string& id_b) {
+  if (id_a.empty() || id_b.empty()) return;  // not recorded on one side: nothing to compare
+  ORYX_CHECK(id_a == id_b, "tokenizer mismatch: ", what_a, " uses tokenizer ", id_a, " but ", what_b,
+             " uses ", id_b);
 }
 
 // ---- training ----

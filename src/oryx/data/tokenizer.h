@@ -63,6 +63,18 @@ class SentencePieceTokenizer : public Tokenizer {
 // "byte" -> ByteTokenizer; anything else is the path of a SentencePiece .model.
 std::unique_ptr<Tokenizer> tokenizer_load(const std::string& spec);
 
+// What identifies a tokenizer across copies of its file: "byte" for the byte tokenizer,
+// "sha1:<hex>" of the model file's bytes for SentencePiece; "" for the empty spec (no
+// tokenizer). Datasets and checkpoints record it so that data and models made with
+// different tokenizers are never mixed. Throws oryx::Error if the file cannot be read.
+std::string tokenizer_identity(const std::string& spec);
+
+// Throws a one-line oryx::Error naming both sides when two identities differ. An empty
+// identity means "not recorded" (a dataset or checkpoint from an older build, a bare shard,
+// a config without a checkpoint): that cannot be checked and passes.
+void tokenizer_check_same(const std::string& what_a, const std::string& id_a, const std::string& what_b,
+                          const std::string& id_b);
+
 // A source of training text for tokenizer_train: calls `emit` once per document, in any
 // order. tokenizer_train splits documents into lines itself.
 using DocumentSource = std::function<void(const std::function<void(std::string_view)>& emit)>;

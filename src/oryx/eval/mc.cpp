@@ -1,7 +1,5 @@
 #include "oryx/eval/mc.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -10,6 +8,7 @@
 #include <unordered_map>
 
 #include "oryx/common/error.h"
+#include "oryx/common/gzip_file.h"
 #include "oryx/eval/loss.h"
 
 namespace oryx {
@@ -20,38 +19,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr int64_t kDefaultUncondOffset = 1000000;
-
-// Lines of a file, gzip-compressed or not (gzopen reads plain files as they are).
-class LineReader {
- public:
-  explicit LineReader(const std::string& path) : path_(path), f_(gzopen(path.c_str(), "rb")) {
-    ORYX_CHECK(f_, "cannot open task file ", path);
-    gzbuffer(f_, 1 << 17);
-  }
-  ~LineReader() { gzclose(f_); }
-  LineReader(const LineReader&) = delete;
-  LineReader& operator=(const LineReader&) = delete;
-
-  bool next(std::string& line) {
-    line.clear();
-    char buf[1 << 16];
-    bool got = false;
-    while (gzgets(f_, buf, sizeof buf)) {
-      got = true;
-      line += buf;
-      if (line.back() == '\n') break;
-    }
-    int err = Z_OK;
-    const char* msg = gzerror(f_, &err);
-    ORYX_CHECK(err == Z_OK || err == Z_STREAM_END, path_, ": cannot read (", msg, ")");
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-    return got;
-  }
-
- private:
-  std::string path_;
-  gzFile f_;
-};
 
 struct TaskConfig {
   std::string name, primary_metric;
@@ -181,10 +148,10 @@ McTask mc_load(const std::string& path, const std::string& metric, int64_t max_d
   };
   std::vector<Pending> docs;
   std::unordered_map<int64_t, size_t> index;
-  LineReader reader(task.file);
+  GzipFile reader(task.file);  // plain or gzip-compressed
   std::string text;
   bool list_labels = false;
-  for (int64_t line_no = 1; reader.next(text); ++line_no) {
+  for (int64_t line_no = 1; reader.getline(text); ++line_no) {
     if (text.find_first_not_of(" \t") == std::string::npos) continue;
     const std::string where = task.file + ":" + std::to_string(line_no);
     Line l = parse_line(text, where);

@@ -4,6 +4,7 @@
 
 #include "oryx/common/error.h"
 #include "oryx/data/corpus.h"
+#include "oryx/data/dataset_text.h"
 #include "oryx/eval/loss.h"
 #include "oryx/eval/rng.h"
 #include "oryx/eval/words.h"
@@ -57,12 +58,27 @@ bool piece_contains(const NiahHaystack& hay, const Piece& p, const std::string& 
 
 NiahHaystack::NiahHaystack(const std::vector<std::string>& paths, const Tokenizer& tok, int64_t max_bytes) {
   ORYX_CHECK(max_bytes > 0, "niah: haystack bytes must be positive, got ", max_bytes);
-  CorpusReader reader(paths);
   int64_t bytes = 0;
-  while (bytes < max_bytes && reader.next()) {
-    split_sentences(reader.text(), text_);
-    bytes += static_cast<int64_t>(reader.text().size());
+  auto take = [&](const std::string& doc) {
+    split_sentences(doc, text_);
+    bytes += static_cast<int64_t>(doc.size());
+    return bytes < max_bytes;
+  };
+  std::vector<std::string> corpus;
+  for (const auto& path : paths) {
+    if (!is_dataset_folder(path)) {
+      corpus.push_back(path);
+      continue;
+    }
+    // A prepared dataset holds tokens: its held-out text is decoded back.
+    const Dataset ds = dataset_open(path);
+    if (bytes < max_bytes) dataset_for_each_document(ds, dataset_text_split(ds), take);
   }
+  if (!corpus.empty()) {
+    CorpusReader reader(corpus);
+    while (bytes < max_bytes && reader.next()) take(reader.text());
+  }
+  ORYX_CHECK(!text_.empty(), "niah: the haystack data holds no text");
   for (const auto& s : text_) {
     tokens_.push_back(tok.encode(s));
     total_tokens_ += static_cast<int64_t>(tokens_.back().size());

@@ -37,7 +37,8 @@ namespace oryx {
 // (the separator stays with it); a document ends with "\n\n".
 class NiahHaystack {
  public:
-  // Reads documents from `paths` (any format of data/corpus.h) until `max_bytes` of text.
+  // Reads documents from `paths` (any format of data/corpus.h, or a dataset folder, whose
+  // "val" split, else "train", is decoded back to text) until `max_bytes` of text.
   NiahHaystack(const std::vector<std::string>& paths, const Tokenizer& tok, int64_t max_bytes);
 
   int64_t sentences() const { return static_cast<int64_t>(text_.size()); }

@@ -33,6 +33,7 @@ PplData::PplData(const std::string& path, const std::string& split, const Tokeni
   } else if (fs::is_regular_file(path, ec) && is_shard(path)) {
     kind_ = Kind::Shard;
     ShardReader reader(path);
+    reader.check_ids();
     dataset_.dir = fs::path(path).parent_path().string();
     dataset_.vocab_size = reader.vocab_size();
     DatasetSplit s;

@@ -50,6 +50,8 @@ class PplData {
   int64_t vocab_size() const { return vocab_size_; }
   // The tokenizer spec recorded by a dataset ("" for shards and text).
   std::string dataset_tokenizer() const;
+  // Its tokenizer_identity ("" for shards and text: nothing records one).
+  std::string dataset_tokenizer_id() const { return kind_ == Kind::Dataset ? dataset_.tokenizer_id : ""; }
 
   // Windows of T inputs (at most `max_windows` > 0), `batch` at a time.
   int64_t windows(int64_t T, int64_t max_windows) const;

@@ -47,6 +47,8 @@ GenerateResult generate(OryxModel& model, const torch::Tensor& prompts, const Sc
   t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < opts.max_new; ++i) {
     auto logits_cpu = logits.to(torch::kCPU);
+    ORYX_CHECK(torch::isfinite(logits_cpu).all().item<bool>(), "generate: the model's logits hold NaN or Inf at ",
+               "generated token ", i + 1, " (position ", P + i, "): its weights or activations have overflowed");
     if (opts.vocab_limit > 0 && opts.vocab_limit < logits_cpu.size(-1))
       logits_cpu.narrow(-1, opts.vocab_limit, logits_cpu.size(-1) - opts.vocab_limit).fill_(-INFINITY);
     auto next = torch::empty({B, 1}, torch::kLong);

@@ -1,6 +1,7 @@
 #include "oryx/generate/sampler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "oryx/common/error.h"
@@ -18,6 +19,11 @@ int64_t sampling_pick(const torch::Tensor& logits, const SamplingOptions& o, std
   auto l = logits.detach().to(torch::kCPU, torch::kFloat64).contiguous();
   const double* x = l.data_ptr<double>();
   auto n = static_cast<size_t>(l.numel());
+  // A NaN compares false with everything, so argmax and the sort would quietly pick an
+  // arbitrary id (token 0, forever); -Inf is a masked id and fine while one id is finite.
+  ORYX_CHECK(n > 0 && std::none_of(x, x + n, [](double v) { return std::isnan(v) || v == INFINITY; }) &&
+                 std::any_of(x, x + n, [](double v) { return std::isfinite(v); }),
+             "sampling: the logits hold NaN or Inf (or mask every token): nothing to pick from");
   if (o.temperature == 0) return static_cast<int64_t>(std::max_element(x, x + n) - x);
 
   // Candidates sorted by logit, cut by top-k, turned into probabilities, cut by top-p.

@@ -18,7 +18,8 @@ struct SamplingOptions {
 // Validates the options (throws oryx::Error naming the bad one).
 void sampling_check(const SamplingOptions& o);
 
-// logits [N] (any device, any float dtype) -> a token id.
+// logits [N] (any device, any float dtype) -> a token id. Logits holding NaN or +Inf, or
+// all -Inf, are an oryx::Error.
 int64_t sampling_pick(const torch::Tensor& logits, const SamplingOptions& o, std::mt19937_64& rng);
 
 }  // namespace oryx

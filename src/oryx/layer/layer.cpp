@@ -34,12 +34,10 @@ torch::Tensor OryxLayerImpl::mix(const torch::Tensor& x, const TokenModes& modes
                                  int64_t cache_length, MixerForm form) {
   int64_t B = x.size(0), T = x.size(1), H = c_.n_heads;
   const bool decode_step = form == MixerForm::Auto;
-  auto k = short_conv_cached(F::linear(x, w_k), conv_k, cache ? &cache->conv_k : nullptr, decode_step);
-  auto v = short_conv_cached(F::linear(x, w_v), conv_v, cache ? &cache->conv_v : nullptr, decode_step);
-  if (c_.kv_conv_silu) {
-    k = torch::silu(k);
-    v = torch::silu(v);
-  }
+  auto k = short_conv_cached(F::linear(x, w_k), conv_k, cache ? &cache->conv_k : nullptr, decode_step,
+                             c_.kv_conv_silu);
+  auto v = short_conv_cached(F::linear(x, w_v), conv_v, cache ? &cache->conv_v : nullptr, decode_step,
+                             c_.kv_conv_silu);
   k = k.view({B, T, H, c_.head_dim_k});
   v = v.view({B, T, H, c_.head_dim_v});
   if (c_.k_l2norm) k = l2_normalize(k);
@@ -68,12 +66,13 @@ torch::Tensor OryxLayerImpl::forward(const torch::Tensor& h, const TokenModes& m
                                      const torch::Tensor& positions, LayerCache* cache,
                                      int64_t cache_length, MixerForm form) {
   int64_t B = h.size(0), T = h.size(1);
-  auto x = rms_norm(h, norm1, c_.norm_eps);
+  // x and x2 feed only matmuls (the mixers' projections and gates, the MLP).
+  auto x = matmul_operand(rms_norm(h, norm1, c_.norm_eps));
   auto o = mix(x, modes, positions, cache, cache_length, form);
   auto gate = F::linear(x, w_g).view({B, T, c_.n_heads, c_.head_dim_v});
   auto y = out_norm_apply(o, gate, modes).reshape({B, T, c_.v_dim()});
   auto h1 = h + F::linear(y, w_o);
-  auto x2 = rms_norm(h1, norm2, c_.norm_eps);
+  auto x2 = matmul_operand(rms_norm(h1, norm2, c_.norm_eps));
   return h1 + F::linear(torch::silu(F::linear(x2, w_gate)) * F::linear(x2, w_up), w_down);
 }
 

@@ -5,7 +5,12 @@
 
 namespace oryx {
 
-TokenModes TokenModes::from_mask(const torch::Tensor& mask, int64_t batch) {
+TokenModes TokenModes::from_mask(const torch::Tensor& mask_in, int64_t batch, std::optional<torch::Device> on) {
+  // The facts below are read on the host: derive them from a CPU copy (free when the mask
+  // was made on the CPU, as the trainer's sampler makes it) and hand the layers tensors on
+  // their device. One small copy, instead of a synchronisation per fact on the device.
+  auto device = on.value_or(mask_in.device());
+  auto mask = mask_in.to(torch::kCPU);
   ORYX_CHECK(mask.scalar_type() == torch::kBool, "mode mask must be bool, got ", mask.scalar_type());
   ORYX_CHECK(mask.dim() == 1 || mask.dim() == 2, "mode mask must be [T] or [B,T], got ",
              shape_str(mask.sizes()));
@@ -18,7 +23,8 @@ TokenModes TokenModes::from_mask(const torch::Tensor& mask, int64_t batch) {
   int64_t T = per_position.size(0);
   m.any_a = n_a > 0;
   m.any_l = !m.is_attention.all().item<bool>();
-  if (n_a < T) m.a_positions = per_position.nonzero().squeeze(1);
+  if (n_a < T) m.a_positions = per_position.nonzero().squeeze(1).to(device);
+  m.is_attention = m.is_attention.to(device);
   return m;
 }
 

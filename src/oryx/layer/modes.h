@@ -3,6 +3,8 @@
 #pragma once
 #include <torch/types.h>
 
+#include <optional>
+
 namespace oryx {
 
 struct TokenModes {
@@ -12,8 +14,10 @@ struct TokenModes {
   bool any_a = false;
   bool any_l = false;
 
-  // From a [B,T] (or [T], broadcast to the batch) bool mask.
-  static TokenModes from_mask(const torch::Tensor& mask, int64_t batch);
+  // From a [B,T] (or [T], broadcast to the batch) bool mask; the facts are computed on the
+  // host, the tensors placed on `device` (default: where the mask is).
+  static TokenModes from_mask(const torch::Tensor& mask, int64_t batch,
+                              std::optional<torch::Device> device = std::nullopt);
 };
 
 // Which implementation of each mixer a forward uses.

@@ -1,6 +1,16 @@
 #include "oryx/layer/ops.h"
 
+#include <ATen/autocast_mode.h>
+
+#include <cmath>
+
 #include "oryx/common/shape.h"
+#include "oryx/mixers/dispatch.h"
+#ifdef ORYX_WITH_CUDA_KERNELS
+#include "oryx/kernels/conv_ops.h"
+#include "oryx/kernels/gated_norm_ops.h"
+#include "oryx/kernels/norm_rope_ops.h"
+#endif
 
 namespace oryx {
 
@@ -12,22 +22,61 @@ torch::ScalarType compute_dtype(const torch::Tensor& x) {
 
 }  // namespace
 
-torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+torch::Tensor rms_norm_reference(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
   auto xf = x.to(compute_dtype(x));
   auto y = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight.to(xf.scalar_type());
   return y.to(x.scalar_type());
 }
 
+torch::Tensor l2_normalize_reference(const torch::Tensor& x, double eps) {
+  auto xf = x.to(compute_dtype(x));
+  return (xf * torch::rsqrt(xf.pow(2).sum(-1, true) + eps)).to(x.scalar_type());
+}
+
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  // at::rms_norm runs one fused kernel forward and one backward on CUDA when input and weight
+  // share a dtype (fp32 here, as the reference computes); on the CPU it is the same formula.
+  if (reference_forced()) return rms_norm_reference(x, weight, eps);
+  auto dt = compute_dtype(x);
+  return at::rms_norm(x.to(dt), {x.size(-1)}, weight.to(dt), eps).to(x.scalar_type());
+}
+
+torch::Tensor gated_rms_norm_reference(const torch::Tensor& o, const torch::Tensor& gate,
+                                       const torch::Tensor& weight, double eps) {
+  auto dt = compute_dtype(o);
+  auto y = rms_norm_reference(o.to(dt), weight, eps) * torch::silu(gate.to(dt));
+  return y.to(o.scalar_type());
+}
+
 torch::Tensor gated_rms_norm(const torch::Tensor& o, const torch::Tensor& gate,
                              const torch::Tensor& weight, double eps) {
+#ifdef ORYX_WITH_CUDA_KERNELS
+  if (!reference_forced() && kernels_gated_norm_supported(o, gate, weight)) return kernels_gated_norm(o, gate, weight, eps);
+#endif
   auto dt = compute_dtype(o);
   auto y = rms_norm(o.to(dt), weight, eps) * torch::silu(gate.to(dt));
   return y.to(o.scalar_type());
 }
 
 torch::Tensor l2_normalize(const torch::Tensor& x, double eps) {
-  auto xf = x.to(compute_dtype(x));
-  return (xf * torch::rsqrt(xf.pow(2).sum(-1, true) + eps)).to(x.scalar_type());
+  // x / sqrt(sum x^2 + eps) = x / sqrt(mean x^2 + eps / K) / sqrt(K): an RMSNorm with the
+  // constant gain 1 / sqrt(K), so it takes the same fused kernel.
+  if (reference_forced()) return l2_normalize_reference(x, eps);
+  int64_t K = x.size(-1);
+  auto dt = compute_dtype(x);
+  auto gain = torch::full({K}, 1.0 / std::sqrt(static_cast<double>(K)), x.options().dtype(dt));
+#ifdef ORYX_WITH_CUDA_KERNELS
+  // bf16 heads [B,T,H,K]: the QK-norm kernel without its rotation, bf16 in and out.
+  if (x.dim() == 4 && kernels_norm_rope_supported(x, gain, torch::Tensor()))
+    return kernels_norm_rope(x, gain, torch::Tensor(), 0.0, eps / static_cast<double>(K));
+#endif
+  return at::rms_norm(x.to(dt), {K}, gain, eps / static_cast<double>(K)).to(x.scalar_type());
+}
+
+torch::Tensor matmul_operand(const torch::Tensor& x) {
+  if (!x.is_cuda() || !at::autocast::is_autocast_enabled(at::kCUDA) || x.scalar_type() != torch::kFloat32)
+    return x;
+  return x.to(at::autocast::get_autocast_dtype(at::kCUDA));
 }
 
 torch::Tensor rope_apply(const torch::Tensor& x, const torch::Tensor& positions, double theta) {
@@ -54,7 +103,9 @@ ConvOutput short_conv(const torch::Tensor& x, const torch::Tensor& weight, const
                          /*padding=*/c10::IntArrayRef{0}, /*dilation=*/c10::IntArrayRef{1},
                          /*groups=*/C);
   auto new_state = xs.narrow(1, xs.size(1) - (W - 1), W - 1);
-  return {y.transpose(1, 2), new_state};
+  // Contiguous [B,T,C]: a transposed view would give the heads' last dim a stride of T, and
+  // SDPA then refuses its flash and memory-efficient kernels (fp32 math fallback).
+  return {y.transpose(1, 2).contiguous(), new_state};
 }
 
 ConvOutput short_conv_step(const torch::Tensor& x, const torch::Tensor& weight,
@@ -66,7 +117,11 @@ ConvOutput short_conv_step(const torch::Tensor& x, const torch::Tensor& weight,
   return {y, window.narrow(1, 1, W - 1)};
 }
 
-torch::Tensor short_conv_cached(const torch::Tensor& x, const torch::Tensor& weight, torch::Tensor* state,
+namespace {
+
+// The reference: the step form for one decoding token with a cache, else the sequence form;
+// the cache's window is replaced by the new one.
+torch::Tensor short_conv_window(const torch::Tensor& x, const torch::Tensor& weight, torch::Tensor* state,
                                 bool allow_step) {
   if (state && x.size(1) == 1 && allow_step) {
     auto r = short_conv_step(x.select(1, 0), weight, *state);
@@ -76,6 +131,19 @@ torch::Tensor short_conv_cached(const torch::Tensor& x, const torch::Tensor& wei
   auto r = short_conv(x, weight, state ? *state : torch::Tensor());
   if (state) *state = r.state;
   return r.y;
+}
+
+}  // namespace
+
+torch::Tensor short_conv_cached(const torch::Tensor& x, const torch::Tensor& weight, torch::Tensor* state,
+                                bool allow_step, bool silu) {
+#ifdef ORYX_WITH_CUDA_KERNELS
+  // Without a cache there is no carried window to read or write: the fused kernel's case.
+  if (!state && !reference_forced() && kernels_short_conv_supported(x, weight))
+    return kernels_short_conv(x, weight, silu);
+#endif
+  auto y = short_conv_window(x, weight, state, allow_step);
+  return silu ? torch::silu(y) : y;
 }
 
 }  // namespace oryx

@@ -6,15 +6,26 @@
 namespace oryx {
 
 // x * rsqrt(mean(x^2, last dim) + eps) * weight; weight has the size of the last dim.
+// Fused (at::rms_norm) on CUDA; rms_norm_reference is the formula written out, for tests.
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+torch::Tensor rms_norm_reference(const torch::Tensor& x, const torch::Tensor& weight, double eps);
 
 // GatedRMSNorm of SPEC section 1: RMSNorm over each head's V values, times SiLU(gate).
 // o and gate [B,T,H,V]; weight [V] (one gain shared by the heads).
+// One fused kernel on bf16 CUDA tensors (kernels/gated_norm.cu); the reference beside it.
 torch::Tensor gated_rms_norm(const torch::Tensor& o, const torch::Tensor& gate,
                              const torch::Tensor& weight, double eps);
+torch::Tensor gated_rms_norm_reference(const torch::Tensor& o, const torch::Tensor& gate,
+                                       const torch::Tensor& weight, double eps);
 
 // x / sqrt(sum(x^2, last dim) + eps): the per-head L2 normalisation of GDN's q and k.
 torch::Tensor l2_normalize(const torch::Tensor& x, double eps = 1e-6);
+torch::Tensor l2_normalize_reference(const torch::Tensor& x, double eps = 1e-6);
+
+// x in the autocast dtype when CUDA autocast is on and x is fp32, else x itself. For a
+// tensor that only feeds matmuls (which autocast would cast at each use): one cast, not one
+// per consumer; the values the matmuls see are the same.
+torch::Tensor matmul_operand(const torch::Tensor& x);
 
 // Rotary position embedding (rotate-half form) of x [B,T,H,K] at absolute positions [T].
 torch::Tensor rope_apply(const torch::Tensor& x, const torch::Tensor& positions, double theta);
@@ -33,10 +44,12 @@ ConvOutput short_conv(const torch::Tensor& x, const torch::Tensor& weight, const
 ConvOutput short_conv_step(const torch::Tensor& x, const torch::Tensor& weight,
                            const torch::Tensor& state);
 
-// The short convolution as the layer and the mixers apply it. `state` is the cache's window
-// (nullptr without a cache) and is replaced by the new one. A single token with a cache goes
-// through short_conv_step when `allow_step` (decoding); everything else through short_conv.
+// The short convolution as the layer and the mixers apply it, followed by SiLU when `silu`.
+// `state` is the cache's window (nullptr without a cache) and is replaced by the new one. A
+// single token with a cache goes through short_conv_step when `allow_step` (decoding);
+// everything else through short_conv, or, without a cache, the fused kernel
+// (kernels/short_conv.cu) on bf16 CUDA tensors.
 torch::Tensor short_conv_cached(const torch::Tensor& x, const torch::Tensor& weight, torch::Tensor* state,
-                                bool allow_step);
+                                bool allow_step, bool silu = false);
 
 }  // namespace oryx

@@ -11,9 +11,7 @@
 
 namespace oryx {
 
-namespace {
-
-bool force_reference() {
+bool reference_forced() {
   static const bool force = [] {
     const char* e = std::getenv("ORYX_FORCE_REFERENCE");
     return e && std::string(e) == "1";
@@ -21,13 +19,14 @@ bool force_reference() {
   return force;
 }
 
+namespace {
+
 // Our kernels take a call when the build has them, the inputs qualify (bf16 CUDA q/k/v,
 // K = V in {64, 128}, a Hopper GPU: kernels/linear_ops.h) and no one forced the reference.
 bool use_chunked_kernels(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
 #ifdef ORYX_WITH_CUDA_KERNELS
-  return !force_reference() && kernels_linear_supported(q, k, v);
+  return !reference_forced() && kernels_linear_supported(q, k, v);
 #else
-  (void)force_reference;
   return false;
 #endif
 }
@@ -35,7 +34,7 @@ bool use_chunked_kernels(const torch::Tensor& q, const torch::Tensor& k, const t
 #ifdef ORYX_WITH_CUDA_KERNELS
 bool use_step_kernel(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const torch::Tensor& state) {
-  return !force_reference() && kernels_step_supported(q, k, v, state);
+  return !reference_forced() && kernels_step_supported(q, k, v, state);
 }
 #endif
 

@@ -38,6 +38,10 @@ RecurrenceOutput linear_step_(LinearKind kind, const torch::Tensor& q, const tor
                               const torch::Tensor& v, const torch::Tensor& g,
                               const torch::Tensor& beta, torch::Tensor& state, double scale);
 
+// True when ORYX_FORCE_REFERENCE=1: every fused path (these, the layer's in layer/ops.h and
+// the fused head loss in model/head_loss.h) then takes its reference.
+bool reference_forced();
+
 // "cuda-kernels" or "reference" for a sequence call on tensors like `q`.
 const char* linear_backend_name(const torch::Tensor& q);
 

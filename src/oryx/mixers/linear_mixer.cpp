@@ -31,7 +31,8 @@ torch::Tensor LinearMixerImpl::forward(const torch::Tensor& x, const torch::Tens
                                        LayerCache* cache, MixerForm form) {
   int64_t B = x.size(0), T = x.size(1);
   auto q_raw = q_shared.defined() ? q_shared : torch::nn::functional::linear(x, w_q);
-  auto q_conv = short_conv_cached(q_raw, conv_q, cache ? &cache->conv_q : nullptr, form == MixerForm::Auto);
+  auto q_conv = short_conv_cached(q_raw, conv_q, cache ? &cache->conv_q : nullptr, form == MixerForm::Auto,
+                                  q_conv_silu());
   auto q = queries(q_conv.view({B, T, c_.n_heads, c_.head_dim_k}));
   auto gt = gates(x);
   torch::Tensor h0 = cache ? cache->state : torch::Tensor();

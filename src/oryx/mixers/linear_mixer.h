@@ -33,7 +33,9 @@ class LinearMixerImpl : public torch::nn::Module {
     torch::Tensor beta;  // [B,T,H]
   };
   virtual Gates gates(const torch::Tensor& x) const = 0;
-  // Post-convolution processing of q: [B,T,H,K] -> [B,T,H,K].
+  // Whether SiLU follows q's short convolution (fused into it on the kernel path).
+  virtual bool q_conv_silu() const = 0;
+  // Post-convolution (and SiLU) processing of q: [B,T,H,K] -> [B,T,H,K].
   virtual torch::Tensor queries(const torch::Tensor& q) const = 0;
   // Anything added to the recurrence's output (Mamba-2's D skip).
   virtual torch::Tensor finish(const torch::Tensor& o, const torch::Tensor& v) const = 0;

@@ -32,7 +32,10 @@ void OryxModelImpl::check_inputs(const torch::Tensor& tokens, const torch::Tenso
   ORYX_CHECK(cache_length + T <= c_.max_seq_len, "sequence of ", cache_length + T,
              " tokens is longer than the model's max_seq_len of ", c_.max_seq_len);
   if (tokens.numel() > 0) {
-    int64_t lo = tokens.min().item<int64_t>(), hi = tokens.max().item<int64_t>();
+    // One read of both extremes (on a GPU, the forward's one host synchronisation).
+    auto [lo_t, hi_t] = torch::aminmax(tokens);
+    auto range = torch::stack({lo_t, hi_t}).to(torch::kCPU);
+    int64_t lo = range[0].item<int64_t>(), hi = range[1].item<int64_t>();
     ORYX_CHECK(lo >= 0 && hi < c_.vocab_size, "token id ", lo < 0 ? lo : hi,
                " is out of range for vocab_size ", c_.vocab_size);
   }
@@ -56,8 +59,7 @@ torch::Tensor OryxModelImpl::hidden(const torch::Tensor& tokens, const torch::Te
     ORYX_CHECK(L + T <= cache->capacity(), "cache: ", L, " + ", T, " tokens exceed its capacity of ",
                cache->capacity());
   }
-  auto mask = modes_in.defined() ? modes_in.to(device()) : default_modes(T);
-  auto modes = TokenModes::from_mask(mask, B);
+  auto modes = TokenModes::from_mask(modes_in.defined() ? modes_in : default_modes(T), B, device());
   auto positions = torch::arange(L, L + T, torch::TensorOptions().dtype(torch::kLong).device(device()));
   auto h = embed.index_select(0, tokens.reshape({-1}).to(device())).view({B, T, c_.d_model});
   for (int64_t i = 0; i < c_.n_layers; ++i)

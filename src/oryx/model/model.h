@@ -26,6 +26,8 @@ class OryxModelImpl : public torch::nn::Module {
   torch::Tensor hidden(const torch::Tensor& tokens, const torch::Tensor& modes,
                        ModelCache* cache = nullptr, MixerForm form = MixerForm::Auto);
   torch::Tensor head(const torch::Tensor& hidden) const;
+  // The LM head's weight [vocab, D] (the embedding when tied).
+  const torch::Tensor& head_weight() const { return c_.tie_embeddings ? embed : lm_head; }
 
   // The mask a single-mode model implies ([T] all true or all false); throws for oryx models,
   // which need an explicit schedule.

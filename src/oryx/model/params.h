@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "oryx/config/param_count.h"
+
 namespace oryx {
 
 enum class ParamRole { Shared, AttentionOnly, LinearOnly };
@@ -13,13 +15,8 @@ enum class ParamRole { Shared, AttentionOnly, LinearOnly };
 // linear-only, everything else (embeddings, norms, k/v, gate, output, MLP) shared.
 ParamRole param_role(const std::string& name);
 
-struct ParamCounts {
-  int64_t total = 0, shared = 0, attention_only = 0, linear_only = 0;
-  double shared_fraction() const { return total ? static_cast<double>(shared) / total : 0.0; }
-  int64_t used_by_attention() const { return shared + attention_only; }
-  int64_t used_by_linear() const { return shared + linear_only; }
-};
-
+// Counts an allocated model's parameters by role; config_param_counts (config/param_count.h)
+// gives the same numbers from the config alone.
 ParamCounts param_counts(const torch::nn::Module& model);
 
 }  // namespace oryx

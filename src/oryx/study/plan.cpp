@@ -85,7 +85,7 @@ StudyPlan study_plan_load(const std::string& path) {
   StudyPlan p;
   p.path = path;
   p.out = f.str("out", "");
-  p.parallel = f.positive_int("parallel", p.parallel);
+  p.parallel = f.int_in("parallel", p.parallel, 1, 256);
   if (f.has("devices")) p.devices = string_list(f.raw("devices"), path + ": key 'devices'");
   if (f.has("train")) p.train = f.raw("train");
   ORYX_CHECK(p.train.is_object(), path, ": key 'train' must be a table of `oryx train` options");

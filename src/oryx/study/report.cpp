@@ -12,9 +12,8 @@
 
 #include "oryx/common/atomic_file.h"
 #include "oryx/common/error.h"
+#include "oryx/config/param_count.h"
 #include "oryx/eval/sweep.h"
-#include "oryx/model/model.h"
-#include "oryx/model/params.h"
 #include "oryx/train/metrics.h"
 #include "oryx/train/plot.h"
 
@@ -63,7 +62,7 @@ ModelResult load_model(const StudyModel& m, const std::string& out) {
   r.plan = &m;
   r.config = config_load(m.config);
   r.config.weights.clear();
-  r.params = param_counts(*model_create(r.config, 0));
+  r.params = config_param_counts(r.config);
   const std::string dir = out + "/" + m.name;
   r.trained = fs::is_regular_file(dir + "/final/config.json");
   if (fs::is_regular_file(dir + "/metrics.jsonl")) {
@@ -73,7 +72,7 @@ ModelResult load_model(const StudyModel& m, const std::string& out) {
       const std::string kind = rec.value("kind", "");
       if (kind == "train") {
         r.last_train = rec;
-        if (rec.contains("tokens_per_s") && rec["step"].get<int64_t>() > 1)
+        if (rec.contains("tokens_per_s") && rec["tokens_per_s"].is_number() && rec["step"].get<int64_t>() > 1)
           rates.push_back(rec["tokens_per_s"].get<double>());
       } else if (kind == "eval") {
         r.last_eval = rec;

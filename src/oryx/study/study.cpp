@@ -59,14 +59,15 @@ StudySummary study_run(const StudyPlan& plan, const StudyOptions& options) {
     if (training_done(dir)) {
       ++summary.skipped;
     } else {
+      // The folder always holds the study's own files (run.json, logs/), so the job says what
+      // to do with it: continue from ckpt/, or start over (a run that died before its first
+      // checkpoint; --overwrite drops its partial curve).
       const bool resume = fs::exists(dir + "/ckpt");
-      // A run that died before its first checkpoint starts over: drop its partial curve.
-      if (!resume && fs::exists(dir + "/metrics.jsonl")) fs::remove(dir + "/metrics.jsonl");
       atomic_write_text(dir + "/run.json", study_train_options(plan, m, dir).dump(2) + "\n");
       Job j;
       j.name = "train " + m.name;
       j.argv = {binary, "train", "--run", dir + "/run.json", "--json"};
-      if (resume) j.argv.push_back("--resume");
+      j.argv.push_back(resume ? "--resume" : "--overwrite");
       j.stdout_path = dir + "/logs/train.out";
       j.stderr_path = dir + "/logs/train.log";
       j.on_success = [dir, name = j.name] {

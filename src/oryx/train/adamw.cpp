@@ -2,7 +2,9 @@
 
 #include <map>
 
+#include "oryx/checkpoint/safetensors.h"
 #include "oryx/common/error.h"
+#include "oryx/common/finite.h"
 #include "oryx/common/shape.h"
 
 namespace oryx {
@@ -87,18 +89,33 @@ void AdamW::load_state(const std::vector<std::pair<std::string, torch::Tensor>>&
   auto get = [&](const std::string& name, const torch::Tensor& like) {
     auto it = byname.find(name);
     ORYX_CHECK(it != byname.end(), where, ": missing optimizer tensor '", name, "'");
-    ORYX_CHECK(it->second.sizes() == like.sizes(), where, ": optimizer tensor '", name, "' has shape ",
-               shape_str(it->second.sizes()), ", expected ", shape_str(like.sizes()));
-    return it->second;
+    const torch::Tensor& t = it->second;
+    ORYX_CHECK(t.scalar_type() == like.scalar_type(), where, ": optimizer tensor '", name, "' has dtype ",
+               safetensors_dtype_name(t.scalar_type()), ", expected ", safetensors_dtype_name(like.scalar_type()));
+    ORYX_CHECK(t.sizes() == like.sizes(), where, ": optimizer tensor '", name, "' has shape ",
+               shape_str(t.sizes()), ", expected ", shape_str(like.sizes()));
+    return t;
   };
-  auto step = get("step", torch::zeros({1}));
+  const int64_t step = get("step", torch::zeros({1}, torch::kLong)).item<int64_t>();
+  ORYX_CHECK(step >= 0, where, ": optimizer step is ", step, ", expected a count >= 0");
   ORYX_CHECK(byname.size() == 1 + 2 * slots_.size(), where, ": optimizer state has ", byname.size(),
              " tensors, expected ", 1 + 2 * slots_.size(), " (a checkpoint of another model?)");
+  // Everything is checked before anything is copied: a refused state leaves the optimizer as it was.
+  std::vector<std::pair<std::string, torch::Tensor>> moments;
+  for (const auto& s : slots_) {
+    moments.emplace_back("exp_avg." + s.name, get("exp_avg." + s.name, s.exp_avg));
+    moments.emplace_back("exp_avg_sq." + s.name, get("exp_avg_sq." + s.name, s.exp_avg_sq));
+  }
+  const std::string broken = first_non_finite(moments);
+  ORYX_CHECK(broken.empty(), where, ": optimizer tensor '", broken, "' holds NaN or Inf values");
+  for (size_t i = 1; i < moments.size(); i += 2)
+    ORYX_CHECK(!(moments[i].second < 0).any().item<bool>(), where, ": optimizer tensor '", moments[i].first,
+               "' holds negative values (a second moment is a mean of squares)");
   torch::NoGradGuard no_grad;
-  t_ = step.to(torch::kLong).item<int64_t>();
-  for (auto& s : slots_) {
-    s.exp_avg.copy_(get("exp_avg." + s.name, s.exp_avg));
-    s.exp_avg_sq.copy_(get("exp_avg_sq." + s.name, s.exp_avg_sq));
+  t_ = step;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    slots_[i].exp_avg.copy_(moments[2 * i].second);
+    slots_[i].exp_avg_sq.copy_(moments[2 * i + 1].second);
   }
 }
 

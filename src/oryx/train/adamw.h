@@ -41,7 +41,8 @@ class AdamW {
   const AdamWOptions& options() const { return o_; }
 
   // The moments as named tensors ("exp_avg.<param>", "exp_avg_sq.<param>") plus the step,
-  // for checkpoints; load_state validates names and shapes.
+  // for checkpoints; load_state validates names, dtypes (I64 step, F32 moments), shapes and
+  // values (a step >= 0, finite moments, second moments >= 0).
   std::vector<std::pair<std::string, torch::Tensor>> state() const;
   void load_state(const std::vector<std::pair<std::string, torch::Tensor>>& state,
                   const std::string& where);

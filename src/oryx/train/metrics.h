@@ -22,7 +22,9 @@ class MetricsWriter {
   std::ofstream out_;
 };
 
-// Every record of a metrics file; a malformed line is an error naming the file and line.
+// Every record of a metrics file; a malformed line is an error naming the file and line,
+// except a malformed last line (a write cut short by a kill), which is dropped with a notice.
+// A known field of the wrong type ("loss": "high") is an error naming the line too.
 std::vector<nlohmann::json> metrics_read(const std::string& path);
 
 }  // namespace oryx

@@ -5,48 +5,67 @@
 
 #include "oryx/common/error.h"
 #include "oryx/common/json_fields.h"
+#include "oryx/common/json_parse.h"
+#include "oryx/config/model_config.h"
 
 namespace oryx {
+
+namespace {
+
+// Upper bounds of the sizes and counts a run sets (docs/limits.md): far above any real run,
+// low enough that products such as tokens per step fit in int64 and that a typo fails here,
+// naming the key, instead of in the allocator or an endless loop.
+constexpr int64_t kMaxTokens = int64_t(1) << 50;
+constexpr int64_t kMaxBatch = 65536;
+constexpr int64_t kMaxMicroBatchTokens = int64_t(1) << 24;
+constexpr int64_t kMaxSteps = int64_t(1) << 40;
+constexpr int64_t kMaxEvalWindows = int64_t(1) << 20;
+constexpr int64_t kMaxThreads = 1024;
+
+}  // namespace
 
 TrainOptions train_options_from_json(const nlohmann::json& j, const std::string& where) {
   JsonFields f(j, where);
   TrainOptions o;
   o.config = f.str("config", "");
   o.data = f.str("data", "");
-  o.mqar.vocab = f.positive_int("mqar_vocab", o.mqar.vocab);
+  o.mqar.vocab = f.int_in("mqar_vocab", o.mqar.vocab, 1, kMaxVocabSize);
   if (f.has("mqar_pairs")) {
     const auto& p = f.raw("mqar_pairs");
     ORYX_CHECK(p.is_array() && !p.empty(), where, ": key 'mqar_pairs' must be a non-empty list of pair counts");
     o.mqar.pairs.clear();
     for (const auto& e : p) {
-      ORYX_CHECK(e.is_number_integer() && e.get<int64_t>() > 0, where,
-                 ": key 'mqar_pairs' must hold positive integers, got ", e.dump());
+      ORYX_CHECK(e.is_number_integer() && e.get<int64_t>() > 0 && e.get<int64_t>() <= kMaxSequenceLength, where,
+                 ": key 'mqar_pairs' must hold integers in [1, ", kMaxSequenceLength, "], got ", e.dump());
       o.mqar.pairs.push_back(e.get<int64_t>());
     }
   }
-  o.mqar.power_a = f.positive_number("mqar_power_a", o.mqar.power_a);
+  o.mqar.power_a = f.positive_number("mqar_power_a", o.mqar.power_a, 100.0);
   o.mqar.zero_filler = f.boolean("mqar_zero_filler", o.mqar.zero_filler);
   const bool mqar_keys = f.has("mqar_vocab") || f.has("mqar_pairs") || f.has("mqar_power_a") ||
                          f.has("mqar_zero_filler");
   o.out = f.str("out", "");
-  o.tokens = f.positive_int("tokens");
-  o.batch_size = f.positive_int("batch_size", o.batch_size);
-  o.seq_len = f.positive_int("seq_len", o.seq_len);
-  o.grad_accum = f.positive_int("grad_accum", o.grad_accum);
-  o.adamw.lr = f.positive_number("lr", o.adamw.lr);
+  o.tokens = f.int_in("tokens", 1, kMaxTokens);
+  o.batch_size = f.int_in("batch_size", o.batch_size, 1, kMaxBatch);
+  o.seq_len = f.int_in("seq_len", o.seq_len, 1, kMaxSequenceLength);
+  o.grad_accum = f.int_in("grad_accum", o.grad_accum, 1, kMaxBatch);
+  // Within these bounds no product overflows: tokens per step stay below 2^40.
+  ORYX_CHECK(o.batch_size * o.seq_len <= kMaxMicroBatchTokens, where, ": batch_size x seq_len (", o.batch_size,
+             " x ", o.seq_len, ") exceeds ", kMaxMicroBatchTokens, " tokens per micro-batch");
+  o.adamw.lr = f.positive_number("lr", o.adamw.lr, 100.0);
   o.adamw.beta1 = f.fraction("beta1", o.adamw.beta1);
   o.adamw.beta2 = f.fraction("beta2", o.adamw.beta2);
-  o.adamw.eps = f.positive_number("eps", o.adamw.eps);
-  o.adamw.weight_decay = f.number("weight_decay", o.adamw.weight_decay);
+  o.adamw.eps = f.positive_number("eps", o.adamw.eps, 1.0);
+  o.adamw.weight_decay = f.number_in("weight_decay", o.adamw.weight_decay, 0, 100);
   o.adamw.decay_embeddings = f.boolean("decay_embeddings", o.adamw.decay_embeddings);
   o.min_lr_ratio = f.fraction("min_lr_ratio", o.min_lr_ratio);
-  o.warmup_tokens = f.nonnegative_int("warmup_tokens", o.warmup_tokens);
-  o.grad_clip = f.number("grad_clip", o.grad_clip);
-  o.schedule.chunk = f.positive_int("schedule_chunk", o.schedule.chunk);
+  o.warmup_tokens = f.int_in("warmup_tokens", o.warmup_tokens, 0, kMaxTokens);
+  o.grad_clip = f.number_in("grad_clip", o.grad_clip, 0, 1e9);
+  o.schedule.chunk = f.int_in("schedule_chunk", o.schedule.chunk, 1, kMaxSequenceLength);
   o.schedule.p_all_a = f.fraction("p_all_a", o.schedule.p_all_a);
   o.schedule.p_all_l = f.fraction("p_all_l", o.schedule.p_all_l);
-  o.eval_every = f.nonnegative_int("eval_every", o.eval_every);
-  o.eval_windows = f.nonnegative_int("eval_windows", o.eval_windows);
+  o.eval_every = f.int_in("eval_every", o.eval_every, 0, kMaxSteps);
+  o.eval_windows = f.int_in("eval_windows", o.eval_windows, 0, kMaxEvalWindows);
   if (f.has("eval_schedules")) {
     const auto& s = f.raw("eval_schedules");
     ORYX_CHECK(s.is_array(), where, ": key 'eval_schedules' must be a list of schedule strings");
@@ -55,13 +74,13 @@ TrainOptions train_options_from_json(const nlohmann::json& j, const std::string&
       o.eval_schedules.push_back(e.get<std::string>());
     }
   }
-  o.log_every = f.positive_int("log_every", o.log_every);
-  o.save_every = f.nonnegative_int("save_every", o.save_every);
-  o.max_steps = f.nonnegative_int("max_steps", o.max_steps);
+  o.log_every = f.int_in("log_every", o.log_every, 1, kMaxSteps);
+  o.save_every = f.int_in("save_every", o.save_every, 0, kMaxSteps);
+  o.max_steps = f.int_in("max_steps", o.max_steps, 0, kMaxSteps);
   o.seed = static_cast<uint64_t>(f.nonnegative_int("seed", static_cast<int64_t>(o.seed)));
   o.device = f.str("device", o.device);
   o.precision = f.choice("precision", {"auto", "fp32", "bf16"}, o.precision);
-  o.threads = f.nonnegative_int("threads", o.threads);
+  o.threads = f.int_in("threads", o.threads, 0, kMaxThreads);
   o.resume = f.boolean("resume", o.resume);
   o.plot = f.boolean("plot", o.plot);
   f.reject_unknown();
@@ -144,6 +163,7 @@ nlohmann::json toml_to_json(const toml::node& node, const std::string& where) {
 }  // namespace
 
 nlohmann::json train_run_file_read(const std::string& path) {
+  check_readable_file(path, "run file");
   std::ifstream in(path);
   ORYX_CHECK(in.good(), "cannot open run file '", path, "'");
   bool toml_file = path.size() > 5 && path.substr(path.size() - 5) == ".toml";
@@ -154,11 +174,7 @@ nlohmann::json train_run_file_read(const std::string& path) {
       ORYX_FAIL(path, ":", e.source().begin.line, ": malformed TOML: ", e.description());
     }
   }
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    ORYX_FAIL(path, ": malformed JSON: ", e.what());
-  }
+  return json_parse_strict(in, path);
 }
 
 }  // namespace oryx

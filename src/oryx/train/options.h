@@ -53,6 +53,8 @@ struct TrainOptions {
   std::string precision = "auto";  // auto: bf16 autocast on CUDA, fp32 on CPU; or fp32, bf16
   int64_t threads = 0;           // CPU threads for torch (0 = its default)
   bool resume = false;           // continue from <out>/ckpt
+  bool overwrite = false;        // replace the run in a non-empty <out> (train/run_folder.h);
+                                 // command line only: never read from or written to run files
   bool plot = false;             // write <out>/loss.png at the end (needs gnuplot)
 };
 

@@ -1,6 +1,8 @@
-// PNG plots through gnuplot (Debian's gnuplot-nox; the setup script installs it): training
-// and validation loss curves from metrics files, and generic line plots for studies
-// (for example retrieval accuracy against attention fraction).
+// Plots through gnuplot (Debian's gnuplot-nox; the setup script installs it): training and
+// validation loss curves from metrics files, and generic line plots for studies (for example
+// retrieval accuracy against attention fraction). Labels may come from files (run folders,
+// schedule names) and are sanitised; gnuplot only ever sees file names we chose, inside a
+// private temporary folder.
 #pragma once
 #include <string>
 #include <vector>
@@ -19,7 +21,8 @@ struct PlotSpec {
   std::vector<PlotSeries> series;
 };
 
-// Renders `spec` to a PNG at `out`; throws oryx::Error if gnuplot is missing or fails.
+// Renders `spec` to `out`, a PNG, SVG or PDF by its extension (.png, .svg, .pdf; any other is
+// an error); throws oryx::Error if gnuplot is missing or fails.
 void plot_render(const PlotSpec& spec, const std::string& out);
 
 // Loss against tokens for each metrics.jsonl: its training loss and every evaluated

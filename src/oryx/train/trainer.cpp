@@ -1,7 +1,5 @@
 #include "oryx/train/trainer.h"
 
-#include <ATen/autocast_mode.h>
-
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -11,13 +9,20 @@
 #include "oryx/common/atomic_file.h"
 #include "oryx/common/device.h"
 #include "oryx/common/error.h"
+#include "oryx/common/finite.h"
 #include "oryx/common/progress.h"
+#include "oryx/data/tokenizer.h"
 #include "oryx/eval/loss.h"
+#include "oryx/model/head_loss.h"
 #include "oryx/model/model.h"
+#include "oryx/train/autocast.h"
 #include "oryx/train/data_source.h"
+#include "oryx/train/grad_norm.h"
 #include "oryx/train/lr_schedule.h"
 #include "oryx/train/metrics.h"
 #include "oryx/train/plot.h"
+#include "oryx/train/resume_options.h"
+#include "oryx/train/run_folder.h"
 
 namespace fs = std::filesystem;
 
@@ -50,25 +55,6 @@ class StopSignals {
   void (*old_term_)(int);
 };
 
-// bf16 autocast on CUDA for the forward pass (matmuls in bf16, parameters stay fp32).
-class AutocastScope {
- public:
-  explicit AutocastScope(bool on) : on_(on) {
-    if (!on_) return;
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::increment_nesting();
-  }
-  ~AutocastScope() {
-    if (!on_) return;
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-  }
-
- private:
-  bool on_;
-};
-
 std::vector<std::string> default_eval_schedules(const ModelConfig& c) {
   if (c.kind == ModelKind::Transformer) return {"all-A"};
   if (c.kind == ModelKind::Linear) return {"all-L"};
@@ -84,7 +70,7 @@ TrainSummary train_run(const TrainOptions& opt_in) {
   torch::Device device = device_parse(o.device);
   bool autocast = o.precision == "bf16" || (o.precision == "auto" && device.is_cuda());
   ORYX_CHECK(!autocast || device.is_cuda(), "precision bf16 needs a CUDA device (bf16 autocast)");
-  fs::create_directories(o.out);
+  run_folder_claim(o.out, o.resume, o.overwrite);
   std::string ckpt_dir = (fs::path(o.out) / "ckpt").string();
 
   // The model: the checkpoint's when resuming, else the config's.
@@ -117,6 +103,9 @@ TrainSummary train_run(const TrainOptions& opt_in) {
   auto data = train_data_open(o);
   ORYX_CHECK(data->vocab_size() <= cfg.vocab_size, "data ", o.data, " has vocab_size ", data->vocab_size(),
              ", more than the model's ", cfg.vocab_size);
+  if (resuming)
+    tokenizer_check_same("checkpoint " + ckpt_dir, checkpoint_files(ckpt_dir).tokenizer_id, "data " + o.data,
+                         tokenizer_identity(data->tokenizer_spec()));
   ORYX_CHECK(o.seq_len <= cfg.max_seq_len, "seq_len ", o.seq_len, " exceeds the model's max_seq_len ",
              cfg.max_seq_len);
   if (o.eval_schedules.empty()) o.eval_schedules = default_eval_schedules(cfg);
@@ -142,6 +131,12 @@ TrainSummary train_run(const TrainOptions& opt_in) {
   if (resuming) {
     const auto& t = resumed.trainer;
     try {
+      // Changed settings first: a changed seq_len or seed would otherwise surface as a data
+      // loader error.
+      for (const auto& notice :
+           resume_option_changes(t.contains("options") ? t.at("options") : nlohmann::json::object(), o,
+                                 ckpt_dir + "/trainer.json"))
+        std::fprintf(stderr, "oryx: note: %s\n", notice.c_str());
       sum.steps = t.at("step").get<int64_t>();
       sum.tokens = t.at("tokens").get<int64_t>();
       data->restore(t.at("loader"));
@@ -149,7 +144,11 @@ TrainSummary train_run(const TrainOptions& opt_in) {
     } catch (const nlohmann::json::exception& e) {
       ORYX_FAIL(ckpt_dir, "/trainer.json: ", e.what());
     }
+    ORYX_CHECK(sum.steps >= 0 && sum.tokens >= 0, ckpt_dir, "/trainer.json: step ", sum.steps, " and tokens ",
+               sum.tokens, " must be counts >= 0");
     optimizer.load_state(resumed.optimizer, ckpt_dir + "/optimizer.safetensors");
+    ORYX_CHECK(optimizer.steps() == sum.steps, ckpt_dir, "/optimizer.safetensors: step ", optimizer.steps(),
+               " disagrees with step ", sum.steps, " of trainer.json");
     ORYX_CHECK(sum.tokens <= o.tokens, "checkpoint ", ckpt_dir, " has trained ", sum.tokens,
                " tokens, more than the budget of ", o.tokens);
   }
@@ -157,6 +156,7 @@ TrainSummary train_run(const TrainOptions& opt_in) {
                     nlohmann::json{{"options", train_options_to_json(o)}, {"model", config_to_json(cfg)}}.dump(2) + "\n");
   MetricsWriter metrics((fs::path(o.out) / "metrics.jsonl").string(), sum.steps);
 
+  bool saved_ckpt = resuming;  // whether <out>/ckpt holds a checkpoint of this run
   auto save = [&](const std::string& dir) {
     TrainingState st;
     st.trainer = {{"step", sum.steps},
@@ -166,7 +166,16 @@ TrainSummary train_run(const TrainOptions& opt_in) {
                   {"sampler", sampler.state()},
                   {"options", train_options_to_json(o)}};
     st.optimizer = optimizer.state();
+    // An update can overflow even from a finite loss and gradient (a huge --lr): such a state
+    // must not replace the last good checkpoint.
+    auto tensors = st.optimizer;
+    for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value());
+    const std::string broken = first_non_finite(tensors);
+    ORYX_CHECK(broken.empty(), "training diverged by step ", sum.steps, ": '", broken,
+               "' holds NaN or Inf (try a lower --lr); stopped without saving it",
+               saved_ckpt ? ", the last good checkpoint is " + ckpt_dir : std::string(", no checkpoint written"));
     checkpoint_save(dir, cfg, *model, data->tokenizer_spec(), &st);
+    saved_ckpt = true;
   };
   const bool have_val = data->has_validation();
   if (!have_val) std::fprintf(stderr, "oryx: dataset %s has no val split: no validation during training\n", o.data.c_str());
@@ -205,22 +214,28 @@ TrainSummary train_run(const TrainOptions& opt_in) {
       torch::Tensor loss;
       {
         AutocastScope scope(autocast);
-        loss = token_loss(model->forward(inputs, modes.defined() ? modes.to(device) : modes), targets);
+        loss = model_loss(model, inputs, modes, targets);  // modes stay on the CPU: see TokenModes
       }
       // Weight each micro-batch by its share of the step's sequences: the step's loss is the
       // mean over all its tokens.
       (loss * (static_cast<double>(rows) / seqs)).backward();
       loss_sum += loss.detach().to(torch::kFloat64) * static_cast<double>(rows);
     }
-    double grad_norm = o.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(model->parameters(), o.grad_clip)
-                                       : 0.0;
+    // The loss and the gradient norm are read together, the step's one host synchronisation,
+    // before the update: a diverged step stops the run before it reaches weights or checkpoints.
+    auto stats = torch::stack({loss_sum, grad_norm_clip_(model->parameters(), o.grad_clip).to(torch::kFloat64)})
+                     .to(torch::kCPU);
+    const double step_loss = stats[0].item<double>() / seqs, grad_norm = stats[1].item<double>();
+    ORYX_CHECK(std::isfinite(step_loss) && std::isfinite(grad_norm), "training diverged at step ", sum.steps + 1,
+               ": loss ", step_loss, ", gradient norm ", grad_norm, " (try a lower --lr); stopped without saving it",
+               saved_ckpt ? ", the last good checkpoint is " + ckpt_dir : std::string(", no checkpoint written"));
     double rate = lr.at(sum.steps);
     optimizer.step(rate);
     optimizer.zero_grad();
     ++sum.steps;
     ++steps_this_run;
     sum.tokens += seqs * o.seq_len;
-    sum.last_loss = loss_sum.item<double>() / seqs;
+    sum.last_loss = step_loss;
 
     bool last = sum.tokens >= o.tokens;
     if (sum.steps % o.log_every == 0 || last || sum.steps == 1) {
@@ -251,7 +266,12 @@ TrainSummary train_run(const TrainOptions& opt_in) {
   sum.finished = sum.tokens >= o.tokens;
   if (sum.finished) {
     save((fs::path(o.out) / "final").string());
-    if (o.plot) plot_metrics({(fs::path(o.out) / "metrics.jsonl").string()}, (fs::path(o.out) / "loss.png").string());
+    // The run has succeeded by now: a missing gnuplot costs the picture, not the exit status.
+    try {
+      if (o.plot) plot_metrics({(fs::path(o.out) / "metrics.jsonl").string()}, (fs::path(o.out) / "loss.png").string());
+    } catch (const Error& e) {
+      std::fprintf(stderr, "oryx: warning: no loss plot: %s\n", e.what());
+    }
   }
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return sum;

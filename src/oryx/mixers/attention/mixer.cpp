@@ -3,6 +3,10 @@
 #include "oryx/layer/init.h"
 #include "oryx/layer/ops.h"
 #include "oryx/mixers/attention/attention.h"
+#include "oryx/mixers/dispatch.h"
+#ifdef ORYX_WITH_CUDA_KERNELS
+#include "oryx/kernels/norm_rope_ops.h"
+#endif
 
 namespace oryx {
 
@@ -15,9 +19,21 @@ AttentionMixerImpl::AttentionMixerImpl(const ModelConfig& c) : c_(c) {
   if (c.separate_out_norm) out_norm = register_parameter("out_norm", torch::ones({c.head_dim_v}));
 }
 
+torch::Tensor AttentionMixerImpl::norm_rope(const torch::Tensor& x, const torch::Tensor& gain,
+                                            const torch::Tensor& positions) const {
+#ifdef ORYX_WITH_CUDA_KERNELS
+  if (c_.rope && !reference_forced()) {
+    auto w = c_.qk_norm ? gain : torch::Tensor();
+    if (kernels_norm_rope_supported(x, w, positions))
+      return kernels_norm_rope(x, w, positions, c_.rope_theta, c_.norm_eps);
+  }
+#endif
+  auto n = c_.qk_norm ? rms_norm(x, gain, c_.norm_eps) : x;
+  return c_.rope ? rope_apply(n, positions, c_.rope_theta) : n;
+}
+
 torch::Tensor AttentionMixerImpl::keys(const torch::Tensor& k, const torch::Tensor& positions) const {
-  auto ka = c_.qk_norm ? rms_norm(k, k_norm, c_.norm_eps) : k;
-  return c_.rope ? rope_apply(ka, positions, c_.rope_theta) : ka;
+  return norm_rope(k, k_norm, positions);
 }
 
 torch::Tensor AttentionMixerImpl::forward(const torch::Tensor& x, const torch::Tensor& q_shared,
@@ -40,10 +56,8 @@ torch::Tensor AttentionMixerImpl::forward(const torch::Tensor& x, const torch::T
   auto xq = q_shared.defined() ? q_shared : x;
   if (rows.defined()) xq = xq.index_select(1, rows);
   auto q = q_shared.defined() ? xq : torch::nn::functional::linear(xq, w_q);
-  q = q.view({B, -1, H, K});
-  if (c_.qk_norm) q = rms_norm(q, q_norm, c_.norm_eps);
   auto q_positions = rows.defined() ? positions.index_select(0, rows) : positions;
-  if (c_.rope) q = rope_apply(q, q_positions, c_.rope_theta);
+  q = norm_rope(q.view({B, -1, H, K}), q_norm, q_positions);
 
   double scale = 1.0 / std::sqrt(static_cast<double>(K));
   torch::Tensor o;

@@ -17,6 +17,9 @@ class AttentionMixerImpl : public torch::nn::Module {
 
   // Attention-ready copy of the shared keys: QK-norm, then RoPE at absolute positions [T].
   torch::Tensor keys(const torch::Tensor& k, const torch::Tensor& positions) const;
+  // QK-norm with `gain` (when the config has it), then RoPE (when it has it) of q or k
+  // [B,T,H,K]: one fused kernel on bf16 CUDA tensors (kernels/norm_rope.cu), else the ops.
+  torch::Tensor norm_rope(const torch::Tensor& x, const torch::Tensor& gain, const torch::Tensor& positions) const;
 
   // x: normed input [B,T,D]; q_shared: the shared-Q projection [B,T,H*K] or undefined;
   // k, v: shared keys/values [B,T,H,K]/[B,T,H,V]; positions [T] absolute.

@@ -30,9 +30,8 @@ class GdnMixerImpl : public LinearMixerImpl {
     auto beta = torch::sigmoid(torch::nn::functional::linear(x, w_b).to(dt_type));
     return {g, beta};
   }
-  torch::Tensor queries(const torch::Tensor& q) const override {
-    return l2_normalize(torch::silu(q));
-  }
+  bool q_conv_silu() const override { return true; }
+  torch::Tensor queries(const torch::Tensor& q) const override { return l2_normalize(q); }
   torch::Tensor finish(const torch::Tensor& o, const torch::Tensor&) const override { return o; }
   double scale() const override { return 1.0 / std::sqrt(static_cast<double>(c_.head_dim_k)); }
 

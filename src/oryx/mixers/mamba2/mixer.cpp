@@ -26,6 +26,7 @@ class Mamba2MixerImpl : public LinearMixerImpl {
     auto dt = torch::softplus(raw + dt_bias.to(dt_type));
     return {-A_log.to(dt_type).exp() * dt, dt};
   }
+  bool q_conv_silu() const override { return false; }
   torch::Tensor queries(const torch::Tensor& q) const override { return q; }
   torch::Tensor finish(const torch::Tensor& o, const torch::Tensor& v) const override {
     return o + (D.to(v.scalar_type()).view({1, 1, -1, 1}) * v).to(o.scalar_type());

@@ -1,0 +1,92 @@
+// Torch-facing glue of the short-convolution kernels: checks, the params fill and the
+// autograd function pairing the forward and backward kernels.
+#include "oryx/kernels/conv_ops.h"
+
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/autograd.h>
+
+#include <limits>
+
+#include "oryx/common/error.h"
+#include "oryx/kernels/short_conv.h"
+
+namespace oryx {
+
+namespace {
+
+using torch::Tensor;
+namespace K = kernels;
+
+const K::bf16_bits* bf(const Tensor& t) { return reinterpret_cast<const K::bf16_bits*>(t.data_ptr<at::BFloat16>()); }
+K::bf16_bits* bf_mut(Tensor& t) { return reinterpret_cast<K::bf16_bits*>(t.data_ptr<at::BFloat16>()); }
+
+K::ShortConvParams params_of(const Tensor& x, const Tensor& w) {
+  K::ShortConvParams p;
+  p.B = static_cast<int>(x.size(0));
+  p.T = static_cast<int>(x.size(1));
+  p.C = static_cast<int>(x.size(2));
+  p.W = static_cast<int>(w.size(1));
+  p.x = bf(x);
+  p.w = bf(w);
+  return p;
+}
+
+void check_launch(const char* what) {
+  cudaError_t err = cudaGetLastError();
+  ORYX_CHECK(err == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(err));
+}
+
+class ShortConvFunction : public torch::autograd::Function<ShortConvFunction> {
+ public:
+  static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& x_in, const Tensor& weight, bool silu) {
+    c10::cuda::CUDAGuard guard(x_in.device());
+    auto x = x_in.contiguous();
+    auto w = weight.detach().to(x.scalar_type()).contiguous();
+    auto y = torch::empty_like(x);
+    auto p = params_of(x, w);
+    p.silu = silu;
+    p.y = bf_mut(y);
+    K::short_conv_forward(p, at::cuda::getCurrentCUDAStream());
+    check_launch("short_conv forward");
+    ctx->save_for_backward({x, w});
+    ctx->saved_data["weight_dtype"] = static_cast<int64_t>(weight.scalar_type());
+    ctx->saved_data["silu"] = silu;
+    return y;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& w = saved[1];
+    c10::cuda::CUDAGuard guard(x.device());
+    auto dy = grads[0].to(x.scalar_type()).contiguous();
+    auto dx = torch::empty_like(x);
+    auto dw = torch::zeros(w.sizes(), w.options().dtype(torch::kFloat32));
+    auto p = params_of(x, w);
+    p.silu = ctx->saved_data["silu"].toBool();
+    p.dy = bf(dy);
+    p.dx = bf_mut(dx);
+    p.dw = dw.data_ptr<float>();
+    K::short_conv_backward(p, at::cuda::getCurrentCUDAStream());
+    check_launch("short_conv backward");
+    auto weight_dtype = static_cast<c10::ScalarType>(ctx->saved_data["weight_dtype"].toInt());
+    return {dx, dw.to(weight_dtype), Tensor()};
+  }
+};
+
+}  // namespace
+
+bool kernels_short_conv_supported(const Tensor& x, const Tensor& weight) {
+  if (!x.is_cuda() || x.scalar_type() != torch::kBFloat16 || x.dim() != 3 || weight.dim() != 2) return false;
+  if (weight.size(0) != x.size(2) || !K::short_conv_width_supported(static_cast<int>(weight.size(1)))) return false;
+  if (x.numel() >= std::numeric_limits<int>::max() || x.size(1) == 0) return false;
+  return at::cuda::getDeviceProperties(x.device().index())->major == 9;
+}
+
+Tensor kernels_short_conv(const Tensor& x, const Tensor& weight, bool silu) {
+  return ShortConvFunction::apply(x, weight, silu);
+}
+
+}  // namespace oryx

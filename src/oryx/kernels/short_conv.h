@@ -1,0 +1,29 @@
+// Launchers of the short-convolution kernels (short_conv.cu; no torch here, the tensor API is
+// kernels/conv_ops.h). x, y, dy, dx are bf16 [B,T,C] contiguous; w is bf16 [C,W] (the
+// weight rounded to the activations' dtype, as the reference's conv1d uses it); dw is an
+// fp32 [C,W] accumulator the backward adds into (zero it first).
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include "oryx/kernels/linear_params.h"
+
+namespace oryx::kernels {
+
+struct ShortConvParams {
+  int B = 0, T = 0, C = 0, W = 0;
+  bool silu = false;              // output SiLU(y) (the backward takes SiLU's derivative)
+  const bf16_bits* x = nullptr;
+  const bf16_bits* w = nullptr;
+  bf16_bits* y = nullptr;         // forward output
+  const bf16_bits* dy = nullptr;  // backward input
+  bf16_bits* dx = nullptr;        // backward outputs
+  float* dw = nullptr;
+};
+
+// Widths with a compiled kernel (2 to 4 taps).
+bool short_conv_width_supported(int W);
+
+void short_conv_forward(const ShortConvParams& p, cudaStream_t stream);
+void short_conv_backward(const ShortConvParams& p, cudaStream_t stream);
+
+}  // namespace oryx::kernels

@@ -1,0 +1,67 @@
+// The layer's fast paths against the formulas they replace (layer/ops.h), on the CPU at
+// awkward sizes: the fused norms (at::rms_norm) in fp64, fp32 and bf16, values and gradients;
+// the short convolution's output layout (SDPA's fast kernels need a unit last-dim stride).
+// The CUDA kernels are checked against the same references by tests/gpu.
+#include <gtest/gtest.h>
+
+#include "oryx/layer/ops.h"
+#include "support/tolerance.h"
+
+namespace oryx::testing {
+namespace {
+
+struct NormCase {
+  torch::ScalarType dtype;
+  double tol;
+};
+
+TEST(LayerOps, FusedNormsMatchTheirFormulas) {
+  // fp64 and fp32 agree to rounding; bf16 outputs to one bf16 rounding (2^-8) of the values.
+  for (auto [dt, tol] : {NormCase{torch::kFloat64, kTolF64}, NormCase{torch::kFloat32, kTolF32},
+                         NormCase{torch::kBFloat16, 1e-2}}) {
+    seed(7);
+    for (auto shape : {std::vector<int64_t>{3, 5, 7}, std::vector<int64_t>{2, 130}, std::vector<int64_t>{1, 1, 64}}) {
+      auto x = (torch::randn(shape, torch::kFloat64) * 3).to(dt);
+      auto w = torch::rand({shape.back()}, torch::kFloat64) + 0.5;
+      auto wy = torch::randn(shape, torch::kFloat64);
+      for (bool l2 : {false, true}) {
+        auto xf = x.clone().requires_grad_(true), xr = x.clone().requires_grad_(true);
+        auto wf = w.clone().requires_grad_(true), wr = w.clone().requires_grad_(true);
+        auto yf = l2 ? l2_normalize(xf) : rms_norm(xf, wf, 1e-6);
+        auto yr = l2 ? l2_normalize_reference(xr) : rms_norm_reference(xr, wr, 1e-6);
+        EXPECT_EQ(yf.scalar_type(), dt);
+        EXPECT_LT(max_rel_error(yf.to(torch::kFloat64), yr.to(torch::kFloat64)), tol) << l2 << " " << dt;
+        (yf.to(torch::kFloat64) * wy).sum().backward();
+        (yr.to(torch::kFloat64) * wy).sum().backward();
+        EXPECT_LT(max_rel_error(xf.grad().to(torch::kFloat64), xr.grad().to(torch::kFloat64)), 2 * tol) << l2;
+        if (!l2) EXPECT_LT(max_rel_error(wf.grad(), wr.grad()), 2 * tol);
+      }
+    }
+  }
+}
+
+TEST(LayerOps, GatedNormMatchesItsFormula) {
+  seed(9);
+  for (auto dt : {torch::kFloat64, torch::kFloat32}) {
+    auto o = torch::randn({3, 5, 2, 7}, dt), gate = torch::randn({3, 5, 2, 7}, dt);
+    auto w = torch::rand({7}, dt) + 0.5;
+    EXPECT_LT(max_rel_error(gated_rms_norm(o, gate, w, 1e-6), gated_rms_norm_reference(o, gate, w, 1e-6)),
+              dt == torch::kFloat64 ? kTolF64 : kTolF32);
+  }
+}
+
+TEST(LayerOps, ShortConvOutputIsContiguous) {
+  auto x = torch::randn({2, 9, 6});
+  auto w = torch::randn({6, 4});
+  auto r = short_conv(x, w, torch::Tensor());
+  EXPECT_TRUE(r.y.is_contiguous());
+  EXPECT_TRUE(short_conv_cached(x, w, nullptr, true).is_contiguous());
+}
+
+TEST(LayerOps, MatmulOperandLeavesCpuTensorsAlone) {
+  auto x = torch::randn({2, 3});
+  EXPECT_TRUE(matmul_operand(x).is_same(x));
+}
+
+}  // namespace
+}  // namespace oryx::testing
