@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "oryx/kernels/linear_kernels.h"
+#include "oryx/kernels/conv_ops.h"
 #include "oryx/kernels/linear_ops.h"
 #include "oryx/kernels/norm_rope_ops.h"
 #include "oryx/eval/loss.h"
@@ -304,7 +305,7 @@ void run_short_conv_case(int64_t B, int64_t T, int64_t C, int64_t W, bool silu, 
   auto wy = torch::randn({B, T, C}, cuda).to(torch::kBFloat16).to(torch::kFloat32);
   auto xk = x.clone().requires_grad_(true);
   auto wk = w_bf.to(torch::kFloat32).requires_grad_(true);
-  auto yk = short_conv_cached(xk, wk, nullptr, true, silu);
+  auto yk = silu ? kernels_short_conv(xk, wk, true) : short_conv_cached(xk, wk, nullptr, true);
   (yk.to(torch::kFloat32) * wy).sum().backward();
   auto xr = x.to(torch::kFloat32).requires_grad_(true);
   auto wr = w_bf.to(torch::kFloat32).requires_grad_(true);

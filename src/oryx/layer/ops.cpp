@@ -139,8 +139,12 @@ torch::Tensor short_conv_cached(const torch::Tensor& x, const torch::Tensor& wei
                                 bool allow_step, bool silu) {
 #ifdef ORYX_WITH_CUDA_KERNELS
   // Without a cache there is no carried window to read or write: the fused kernel's case.
-  if (!state && !reference_forced() && kernels_short_conv_supported(x, weight))
-    return kernels_short_conv(x, weight, silu);
+  // The kernel's fused-SiLU backward failed its device check (dx, dw off): SiLU runs apart
+  // until it is fixed (oryx_gpu_tests "short_conv ... silu").
+  if (!state && !reference_forced() && kernels_short_conv_supported(x, weight)) {
+    auto y = kernels_short_conv(x, weight, false);
+    return silu ? torch::silu(y) : y;
+  }
 #endif
   auto y = short_conv_window(x, weight, state, allow_step);
   return silu ? torch::silu(y) : y;
