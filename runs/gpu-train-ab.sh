@@ -6,13 +6,9 @@
 #   runs/gpu-train-ab.sh [config] [steps] [batch] [seq_len]
 # Writes $OUT/ab-fast.jsonl and $OUT/ab-reference.jsonl (metrics.jsonl of each run).
 set -uo pipefail
-cd "$(dirname "$0")/.."
-out=${OUT:-/tmp/oryx-gpu-out}
-mkdir -p "$out"
-torch_dir=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')
-export LD_LIBRARY_PATH="$torch_dir/lib:$PWD/.devbin:$PWD/.deps/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+source "$(dirname "$0")/gpu-env.sh"
 export ORYX_NO_PROGRESS=1
-oryx=${ORYX_BIN:-.devbin/oryx}
+oryx=${ORYX_BIN:-$oryx}
 config=${1:-oryx-gdn-125m} steps=${2:-300} batch=${3:-8} seq=${4:-1024}
 data=${ORYX_DATA:-.gpudata/c16k}
 for path in fast reference; do

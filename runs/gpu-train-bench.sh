@@ -10,22 +10,10 @@
 #   train.jsonl (one `bench train --json` record per line), profiles.jsonl (one profiled step
 #   per line), peer.txt, log.txt.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-out=${OUT:-/tmp/oryx-gpu-out}
-mkdir -p "$out"
-torch_dir=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')
-export LD_LIBRARY_PATH="$torch_dir/lib:$PWD/.devbin:$PWD/.deps/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+source "$(dirname "$0")/gpu-env.sh"
 export ORYX_NO_PROGRESS=1
 exec > >(tee -a "$out/log.txt") 2>&1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
-if [ -x .devbin/oryx ]; then
-  oryx=.devbin/oryx
-else
-  prefix="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)');$PWD/.deps"
-  cmake -S . -B build-dev -G Ninja -DORYX_CUDA=ON -DORYX_TESTS=OFF -DCMAKE_PREFIX_PATH="$prefix" > /dev/null || exit 1
-  ninja -C build-dev -j16 oryx > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
-  oryx=build-dev/oryx
-fi
 models=("$@")
 [ ${#models[@]} -eq 0 ] && models=(transformer-350m gdn-350m mamba2-350m oryx-gdn-350m oryx-mamba2-350m)
 steps=${ORYX_STEPS:-20}
@@ -35,7 +23,7 @@ bench() {  # config, schedule
     --steps "$steps" --warmup 3 --schedule "$2" --json --profile "$tmp" >> "$out/train.jsonl" || return
   python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$tmp" >> "$out/profiles.jsonl"
   rm -f "$tmp"
-  tail -1 "$out/train.jsonl" | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print(f"{r[\"name\"]:>18} {r[\"schedule\"][:24]:>24} {r[\"step_ms\"]:8.1f} ms {r[\"tokens_per_s\"]:9.0f} tok/s MFU {100*r[\"mfu\"]:5.1f}% mem {r[\"peak_mem_gb\"]:6.1f} GB")'
+  tail -1 "$out/train.jsonl" | python3 -c "import json, sys; r = json.loads(sys.stdin.read()); print('%18s %24s %8.1f ms %9.0f tok/s MFU %5.1f%% mem %6.1f GB' % (r['name'], r['schedule'][:24], r['step_ms'], r['tokens_per_s'], 100 * r['mfu'], r['peak_mem_gb']))"
 }
 for m in "${models[@]}"; do
   bench "$m" sampler

@@ -26,7 +26,6 @@
 #include <vector>
 
 #include "oryx/kernels/linear_kernels.h"
-#include "oryx/kernels/conv_ops.h"
 #include "oryx/kernels/linear_ops.h"
 #include "oryx/kernels/norm_rope_ops.h"
 #include "oryx/eval/loss.h"
@@ -35,56 +34,12 @@
 #include "oryx/model/head_loss.h"
 #include "oryx/mixers/gdn/gdn.h"
 #include "oryx/mixers/mamba2/mamba2.h"
+#include "gpu_check.h"
 #include "support/inputs.h"
 #include "support/tolerance.h"
 
 namespace oryx::testing {
 namespace {
-
-constexpr double kBoundForward = 1e-2;
-constexpr double kBoundGrad = 2e-2;
-
-double rms_ratio(const torch::Tensor& a, const torch::Tensor& b) {
-  auto af = a.detach().to(torch::kFloat64).cpu(), bf = b.detach().to(torch::kFloat64).cpu();
-  double den = bf.norm().item<double>();
-  double num = (af - bf).norm().item<double>();
-  if (std::isnan(num)) return INFINITY;
-  return den > 0 ? num / den : num;
-}
-
-struct Check {
-  std::string name;
-  double max_rel, rms, bound;
-};
-
-int g_failures = 0;
-
-void report(const std::string& id, const std::vector<Check>& checks, double o_bf16 = -1) {
-  bool ok = true;
-  for (const auto& c : checks) ok = ok && c.max_rel <= c.bound;
-  std::printf("%-34s", id.c_str());
-  for (const auto& c : checks) std::printf(" %s %.1e", c.name.c_str(), c.max_rel);
-  if (o_bf16 >= 0) std::printf(" | o_bf16 %.1e", o_bf16);
-  std::printf("  %s\n", ok ? "ok" : "FAIL");
-  if (!ok) {
-    ++g_failures;
-    for (const auto& c : checks)
-      if (!(c.max_rel <= c.bound))
-        std::printf("    %s: max-rel %.3e (rms %.3e) exceeds %.1e\n", c.name.c_str(), c.max_rel, c.rms, c.bound);
-  }
-  std::fflush(stdout);
-}
-
-// When the reference is identically zero (e.g. dg with T = 1 and no initial state: the decay
-// only scales a zero state), a relative error means nothing; the absolute error is reported
-// instead, bounded by fp32 rounding of the terms that cancel (1e-5).
-Check check(const char* name, const torch::Tensor& a, const torch::Tensor& b, double bound) {
-  if (b.detach().abs().max().item<double>() == 0.0) {
-    double abs_err = a.detach().abs().max().item<double>();
-    return {std::string(name) + "(abs)", std::isnan(abs_err) ? INFINITY : abs_err, abs_err, 1e-5};
-  }
-  return {name, max_rel_error(a, b), rms_ratio(a, b), bound};
-}
 
 LinearKind kind_of(LinearOp op) {
   return op == LinearOp::GatedDeltaNet ? LinearKind::GatedDeltaNet : LinearKind::Mamba2;
@@ -305,7 +260,7 @@ void run_short_conv_case(int64_t B, int64_t T, int64_t C, int64_t W, bool silu, 
   auto wy = torch::randn({B, T, C}, cuda).to(torch::kBFloat16).to(torch::kFloat32);
   auto xk = x.clone().requires_grad_(true);
   auto wk = w_bf.to(torch::kFloat32).requires_grad_(true);
-  auto yk = silu ? kernels_short_conv(xk, wk, true) : short_conv_cached(xk, wk, nullptr, true);
+  auto yk = short_conv_cached(xk, wk, nullptr, true, silu);
   (yk.to(torch::kFloat32) * wy).sum().backward();
   auto xr = x.to(torch::kFloat32).requires_grad_(true);
   auto wr = w_bf.to(torch::kFloat32).requires_grad_(true);
@@ -422,20 +377,24 @@ void run_gated_norm_case(int64_t rows, int64_t H, int64_t V, uint64_t seed_value
          max_rel_error(yr.detach().to(torch::kBFloat16), yr.detach()));
 }
 
-// Runs one case; an exception (a CUDA error, a failed check) counts as a failing case and
-// the program goes on with the next.
-template <class F>
-void guarded(const char* what, F&& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    ++g_failures;
-    std::printf("%-34s FAIL: %s\n", what, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    ++g_failures;
-    std::printf("%-34s FAIL: %s\n", what, e.what());
-  }
-  std::fflush(stdout);
+// The MLP's SwiGLU kernel against silu(gate) * up in fp32 on the same bf16 inputs; n covers
+// the 8-wide vector path and the one-at-a-time tail path (odd n).
+void run_swiglu_case(int64_t n, uint64_t seed_value) {
+  seed(seed_value);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  auto gate = (torch::randn({n}, cuda) * 3).to(torch::kBFloat16), up = torch::randn({n}, cuda).to(torch::kBFloat16);
+  auto wy = torch::randn({n}, cuda);
+  auto gk = gate.clone().requires_grad_(true), uk = up.clone().requires_grad_(true);
+  auto yk = swiglu(gk, uk);
+  (yk.to(torch::kFloat32) * wy).sum().backward();
+  auto gr = gate.to(torch::kFloat32).requires_grad_(true), ur = up.to(torch::kFloat32).requires_grad_(true);
+  auto yr = swiglu_reference(gr, ur);
+  (yr * wy).sum().backward();
+  char id[64];
+  std::snprintf(id, sizeof id, "swiglu n%lld", (long long)n);
+  report(id, {check("y", yk, yr, kBoundForward), check("dgate", gk.grad(), gr.grad(), kBoundGrad),
+              check("dup", uk.grad(), ur.grad(), kBoundGrad)},
+         max_rel_error(yr.detach().to(torch::kBFloat16), yr.detach()));
 }
 
 }  // namespace
@@ -485,8 +444,11 @@ int main() {
   for (int64_t V : {64, 128})
     for (auto [rows, H] : std::vector<std::array<int64_t, 2>>{{1, 1}, {77, 3}, {4096, 16}})
       guarded("gated_norm", [&] { run_gated_norm_case(rows, H, V, ++s); });
+  for (int64_t n : {1, 7, 8 * 2816, 16384 * 2816 + 3})
+    guarded("swiglu", [&] { run_swiglu_case(n, ++s); });
   for (auto [N, D, V, chunk] : std::vector<std::array<int64_t, 4>>{{1000, 64, 32000, 300}, {37, 96, 1001, 8}})
     guarded("head_loss", [&] { run_head_loss_case(N, D, V, chunk, ++s); });
+  run_model_cases(s);
   std::printf("oryx_gpu_tests: %s (%d failing case%s)\n", g_failures ? "FAIL" : "PASS", g_failures,
               g_failures == 1 ? "" : "s");
   return g_failures ? 1 : 0;

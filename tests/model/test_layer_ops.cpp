@@ -50,12 +50,38 @@ TEST(LayerOps, GatedNormMatchesItsFormula) {
   }
 }
 
+TEST(LayerOps, SwiGluMatchesItsFormula) {
+  seed(10);
+  for (auto dt : {torch::kFloat64, torch::kFloat32, torch::kBFloat16}) {
+    auto gate = (torch::randn({3, 5, 11}) * 3).to(dt), up = torch::randn({3, 5, 11}).to(dt);
+    auto y = swiglu(gate, up);
+    EXPECT_EQ(y.scalar_type(), dt);
+    double tol = dt == torch::kFloat64 ? kTolF64 : dt == torch::kFloat32 ? kTolF32 : 1e-2;
+    EXPECT_LT(max_rel_error(y.to(torch::kFloat64), swiglu_reference(gate, up).to(torch::kFloat64)), tol) << dt;
+  }
+}
+
 TEST(LayerOps, ShortConvOutputIsContiguous) {
   auto x = torch::randn({2, 9, 6});
   auto w = torch::randn({6, 4});
   auto r = short_conv(x, w, torch::Tensor());
   EXPECT_TRUE(r.y.is_contiguous());
   EXPECT_TRUE(short_conv_cached(x, w, nullptr, true).is_contiguous());
+}
+
+TEST(LayerOps, IndexSelectUniqueHasIndexSelectsValuesAndGradients) {
+  seed(11);
+  auto t = torch::randn({5, 4, 3}, torch::kFloat64);
+  auto index = torch::tensor({3, 0, 4}, torch::kLong);
+  auto wy = torch::randn({5, 3, 3}, torch::kFloat64);
+  auto a = t.clone().requires_grad_(true), b = t.clone().requires_grad_(true);
+  auto ya = index_select_unique(a, 1, torch::tensor({2, 0, 1}, torch::kLong));
+  auto yb = b.index_select(1, torch::tensor({2, 0, 1}, torch::kLong));
+  EXPECT_TRUE(torch::equal(ya, yb));
+  (ya * wy).sum().backward();
+  (yb * wy).sum().backward();
+  EXPECT_TRUE(torch::equal(a.grad(), b.grad()));
+  EXPECT_TRUE(torch::equal(index_select_unique(t, 0, index), t.index_select(0, index)));
 }
 
 TEST(LayerOps, MatmulOperandLeavesCpuTensorsAlone) {

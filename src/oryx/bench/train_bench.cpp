@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "oryx/bench/device_stats.h"
 #include "oryx/bench/kernel_bench.h"
 #include "oryx/bench/step_profile.h"
 #include "oryx/common/device.h"
@@ -19,7 +20,6 @@
 
 #ifdef ORYX_WITH_CUDA_KERNELS
 #include <ATen/cuda/CUDAContext.h>
-#include <c10/cuda/CUDACachingAllocator.h>
 #include <cuda_runtime_api.h>
 #endif
 
@@ -97,23 +97,6 @@ class StepTimer {
  private:
   bool cuda_;
 };
-
-double peak_memory_gb(torch::Device d, bool reset) {
-#ifdef ORYX_WITH_CUDA_KERNELS
-  if (d.is_cuda()) {
-    auto idx = d.has_index() ? d.index() : at::cuda::current_device();
-    if (reset) {
-      c10::cuda::CUDACachingAllocator::resetPeakStats(idx);
-      return 0;
-    }
-    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(idx);
-    return static_cast<double>(
-               stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak) /
-           1e9;
-  }
-#endif
-  return -1;
-}
 
 }  // namespace
 
@@ -199,7 +182,7 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
 
   StepTimer timer(device);
   for (int64_t i = 0; i < o.warmup; ++i) step(modes_for.next(cfg, o.batch_size, o.seq_len));
-  peak_memory_gb(device, /*reset=*/true);
+  peak_memory_reset(device);
   std::vector<double> ms;
   for (int64_t i = 0; i < o.steps; ++i) {
     auto modes = modes_for.next(cfg, o.batch_size, o.seq_len);
@@ -207,7 +190,7 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
     flops_sum += train_step_flops(cfg, counts, embed_numel, modes);
     a_sum += modes.to(torch::kFloat64).mean().item<double>();
   }
-  r.peak_mem_gb = peak_memory_gb(device, false);
+  r.peak_mem_gb = peak_memory_gb(device);
   r.final_loss = last_loss.item<double>();
   ORYX_CHECK(std::isfinite(r.final_loss), "bench train: the loss is not finite (", r.final_loss, ")");
 

@@ -3,20 +3,18 @@
 // each the median of at least 50 CUDA-event timings after a warm-up, and prints ms,
 // TFLOP/s, the peer's time and our ratio to it, and the target (docs/perf.md).
 // `oryx bench train` times the whole training step of a model (bench/train_bench.h).
+// `oryx bench generate` times generation (bench/generate_bench.h, cmd_bench_generate.cpp).
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
+#include "oryx/bench/device_stats.h"
 #include "oryx/bench/kernel_bench.h"
 #include "oryx/bench/step_profile.h"
 #include "oryx/bench/train_bench.h"
 #include "oryx/cli/commands.h"
 #include "oryx/cli/flag_limits.h"
 #include "oryx/common/error.h"
-
-#ifdef ORYX_WITH_CUDA_KERNELS
-#include <cuda_runtime_api.h>
-#endif
 
 namespace oryx::cli {
 
@@ -29,16 +27,6 @@ struct BenchKernelsOptions {
   std::string filter;
 };
 
-std::string device_name() {
-#ifdef ORYX_WITH_CUDA_KERNELS
-  cudaDeviceProp prop{};
-  int dev = 0;
-  if (cudaGetDevice(&dev) == cudaSuccess && cudaGetDeviceProperties(&prop, dev) == cudaSuccess)
-    return prop.name;
-#endif
-  return "none";
-}
-
 void run_bench_kernels(const BenchKernelsOptions& o) {
   ORYX_CHECK(o.repeats >= 50, "bench kernels: --repeats must be at least 50, got ", o.repeats);
   ORYX_CHECK(o.warmup >= 1, "bench kernels: --warmup must be at least 1, got ", o.warmup);
@@ -46,7 +34,7 @@ void run_bench_kernels(const BenchKernelsOptions& o) {
   opts.warmup = o.warmup;
   opts.repeats = o.repeats;
   opts.filter = o.filter;
-  std::string dev = device_name();
+  std::string dev = bench::gpu_name();
   auto print_row = [](const bench::KernelBenchRow& r) {
     std::printf("%-12s %-16s %9.4f %9.1f %9.0f %9.3f %7.3f %9.4f  %s\n", r.op.c_str(), r.shape.c_str(), r.ms,
                 r.tflops, r.gbs, r.peer_ms, r.ratio, r.target_ms, r.met ? "yes" : "NO");
@@ -76,7 +64,7 @@ nlohmann::json train_result_json(const bench::TrainBenchResult& r) {
   auto opt = [](double v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
   return {{"name", r.model},        {"kind", r.kind},
           {"params", r.params},     {"device", r.device},
-          {"gpu", device_name()},   {"precision", r.precision},
+          {"gpu", bench::gpu_name()},   {"precision", r.precision},
           {"schedule", r.schedule}, {"attention_fraction", r.attention_fraction},
           {"batch_size", r.batch_size}, {"seq_len", r.seq_len},
           {"steps", r.steps},       {"step_ms", r.step_ms},
@@ -120,7 +108,7 @@ void run_bench_train(const bench::TrainBenchOptions& o, bool json) {
   std::printf("%s (%s, %.1fM parameters), B %lld x T %lld, %s, schedule %s (attention %.1f%%), device %s (%s)\n",
               r.model.c_str(), r.kind.c_str(), r.params / 1e6, static_cast<long long>(r.batch_size),
               static_cast<long long>(r.seq_len), r.precision.c_str(), r.schedule.c_str(), 100 * r.attention_fraction,
-              r.device.c_str(), device_name().c_str());
+              r.device.c_str(), bench::gpu_name().c_str());
   std::printf("step %.2f ms (median of %lld; min %.2f, max %.2f), %.0f tokens/s, %.1f model TFLOP/s", r.step_ms,
               static_cast<long long>(r.steps), r.step_ms_min, r.step_ms_max, r.tokens_per_s, r.model_tflops);
   if (r.mfu >= 0) std::printf(", MFU %.1f%% of %.0f TFLOP/s", 100 * r.mfu, o.peak_tflops);
@@ -178,6 +166,8 @@ void register_bench(CLI::App& app) {
   add_seed_option(tr, "--seed", t->seed, "weights, tokens and modes");
   tr->add_flag("--json", *t_json, "print one JSON record instead of text");
   tr->callback([t, t_json] { run_bench_train(*t, *t_json); });
+
+  register_bench_generate(bench);
 }
 
 }  // namespace oryx::cli

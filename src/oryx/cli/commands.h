@@ -15,4 +15,7 @@ void register_train(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_study(CLI::App& app);
 
+// `oryx bench generate`, added under `oryx bench` (cmd_bench_generate.cpp).
+void register_bench_generate(CLI::App* bench);
+
 }  // namespace oryx::cli

@@ -1,8 +1,11 @@
 #include "oryx/generate/generate.h"
 
 #include <chrono>
+#include <optional>
 
 #include "oryx/common/error.h"
+#include "oryx/generate/decode_graph.h"
+#include "oryx/mixers/dispatch.h"
 
 namespace oryx {
 
@@ -33,6 +36,7 @@ GenerateResult generate(OryxModel& model, const torch::Tensor& prompts, const Sc
   ModelCache cache(c, B, capacity, dev, dtype);
   GenerateResult res;
   res.prompt_tokens = P;
+  res.cache_bytes = cache.bytes();
   res.tokens.assign(static_cast<size_t>(B), {});
 
   auto prompt_modes = schedule.prompt_modes(P);
@@ -43,20 +47,36 @@ GenerateResult generate(OryxModel& model, const torch::Tensor& prompts, const Sc
   res.prefill_ms = ms_since(t0, dev);
 
   std::mt19937_64 rng(opts.sampling.seed);
-  std::vector<bool> done(static_cast<size_t>(B), false);
-  t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < opts.max_new; ++i) {
+  // The next id of every sequence from logits [B,V] on the host (finite check, vocabulary
+  // limit, the sampler); `i` counts the generated tokens before these.
+  auto pick = [&](const torch::Tensor& logits, int64_t i) {
     auto logits_cpu = logits.to(torch::kCPU);
     ORYX_CHECK(torch::isfinite(logits_cpu).all().item<bool>(), "generate: the model's logits hold NaN or Inf at ",
                "generated token ", i + 1, " (position ", P + i, "): its weights or activations have overflowed");
     if (opts.vocab_limit > 0 && opts.vocab_limit < logits_cpu.size(-1))
       logits_cpu.narrow(-1, opts.vocab_limit, logits_cpu.size(-1) - opts.vocab_limit).fill_(-INFINITY);
-    auto next = torch::empty({B, 1}, torch::kLong);
+    std::vector<int64_t> ids(static_cast<size_t>(B));
+    for (int64_t b = 0; b < B; ++b) ids[static_cast<size_t>(b)] = sampling_pick(logits_cpu[b], opts.sampling, rng);
+    return ids;
+  };
+#ifdef ORYX_WITH_CUDA_KERNELS
+  std::optional<DecodeGraph> graph;
+  if (opts.cuda_graphs && opts.sampling.temperature == 0 && !reference_forced() && DecodeGraph::available(dev))
+    graph.emplace(model, cache, opts.vocab_limit);
+#endif
+
+  std::vector<bool> done(static_cast<size_t>(B), false);
+  t0 = std::chrono::steady_clock::now();
+  std::vector<int64_t> ids = opts.max_new > 0 ? pick(logits, 0) : std::vector<int64_t>{};
+  for (int64_t i = 0; i < opts.max_new; ++i) {
     bool all_done = true;
     for (int64_t b = 0; b < B; ++b) {
-      int64_t tok = sampling_pick(logits_cpu[b], opts.sampling, rng);
-      next[b][0] = tok;
-      if (!done[static_cast<size_t>(b)]) res.tokens[static_cast<size_t>(b)].push_back(tok);
+      int64_t tok = ids[static_cast<size_t>(b)];
+      auto& seq = res.tokens[static_cast<size_t>(b)];
+      if (!done[static_cast<size_t>(b)]) {
+        seq.push_back(tok);
+        if (opts.stop_when && opts.stop_when(seq)) done[static_cast<size_t>(b)] = true;
+      }
       if (opts.stop_token && tok == *opts.stop_token) done[static_cast<size_t>(b)] = true;
       all_done = all_done && done[static_cast<size_t>(b)];
     }
@@ -64,8 +84,24 @@ GenerateResult generate(OryxModel& model, const torch::Tensor& prompts, const Sc
     int64_t pos = P + i;
     bool mode_a = schedule.generated_mode(pos, P);
     res.modes.push_back(mode_a);
-    auto modes = torch::full({1}, mode_a, torch::TensorOptions().dtype(torch::kBool));
-    logits = model->forward(next.to(dev), modes.to(dev), &cache).select(1, 0);
+#ifdef ORYX_WITH_CUDA_KERNELS
+    if (graph) {
+      auto t_step = std::chrono::steady_clock::now();
+      auto picks = graph->step(ids, mode_a);  // returns once the ids are on the host
+      if (!picks.replayed) {
+        ++res.decode_setup_steps;
+        res.decode_setup_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_step).count();
+      }
+      ORYX_CHECK(picks.finite, "generate: the model's logits hold NaN or Inf at generated token ", i + 2,
+                 " (position ", pos + 1, "): its weights or activations have overflowed");
+      ids = std::move(picks.next);
+    } else
+#endif
+    {
+      auto next = torch::tensor(ids, torch::kLong).view({B, 1});
+      auto modes = torch::full({1}, mode_a, torch::TensorOptions().dtype(torch::kBool));
+      ids = pick(model->forward(next.to(dev), modes.to(dev), &cache).select(1, 0), i + 1);
+    }
     ++res.decode_steps;
   }
   res.decode_ms = ms_since(t0, dev);

@@ -10,6 +10,7 @@
 
 #include "oryx/common/error.h"
 #include "oryx/kernels/short_conv.h"
+#include "oryx/kernels/ops_common.h"
 
 namespace oryx {
 
@@ -18,23 +19,15 @@ namespace {
 using torch::Tensor;
 namespace K = kernels;
 
-const K::bf16_bits* bf(const Tensor& t) { return reinterpret_cast<const K::bf16_bits*>(t.data_ptr<at::BFloat16>()); }
-K::bf16_bits* bf_mut(Tensor& t) { return reinterpret_cast<K::bf16_bits*>(t.data_ptr<at::BFloat16>()); }
-
 K::ShortConvParams params_of(const Tensor& x, const Tensor& w) {
   K::ShortConvParams p;
   p.B = static_cast<int>(x.size(0));
   p.T = static_cast<int>(x.size(1));
   p.C = static_cast<int>(x.size(2));
   p.W = static_cast<int>(w.size(1));
-  p.x = bf(x);
-  p.w = bf(w);
+  p.x = K::bf16_ptr(x);
+  p.w = K::bf16_ptr(w);
   return p;
-}
-
-void check_launch(const char* what) {
-  cudaError_t err = cudaGetLastError();
-  ORYX_CHECK(err == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(err));
 }
 
 class ShortConvFunction : public torch::autograd::Function<ShortConvFunction> {
@@ -46,9 +39,9 @@ class ShortConvFunction : public torch::autograd::Function<ShortConvFunction> {
     auto y = torch::empty_like(x);
     auto p = params_of(x, w);
     p.silu = silu;
-    p.y = bf_mut(y);
+    p.y = K::bf16_mut_ptr(y);
     K::short_conv_forward(p, at::cuda::getCurrentCUDAStream());
-    check_launch("short_conv forward");
+    K::check_launch("short_conv forward");
     ctx->save_for_backward({x, w});
     ctx->saved_data["weight_dtype"] = static_cast<int64_t>(weight.scalar_type());
     ctx->saved_data["silu"] = silu;
@@ -66,11 +59,11 @@ class ShortConvFunction : public torch::autograd::Function<ShortConvFunction> {
     auto dw = torch::zeros(w.sizes(), w.options().dtype(torch::kFloat32));
     auto p = params_of(x, w);
     p.silu = ctx->saved_data["silu"].toBool();
-    p.dy = bf(dy);
-    p.dx = bf_mut(dx);
+    p.dy = K::bf16_ptr(dy);
+    p.dx = K::bf16_mut_ptr(dx);
     p.dw = dw.data_ptr<float>();
     K::short_conv_backward(p, at::cuda::getCurrentCUDAStream());
-    check_launch("short_conv backward");
+    K::check_launch("short_conv backward");
     auto weight_dtype = static_cast<c10::ScalarType>(ctx->saved_data["weight_dtype"].toInt());
     return {dx, dw.to(weight_dtype), Tensor()};
   }

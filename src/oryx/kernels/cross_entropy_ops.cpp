@@ -8,6 +8,7 @@
 
 #include "oryx/common/error.h"
 #include "oryx/kernels/cross_entropy.h"
+#include "oryx/kernels/ops_common.h"
 
 namespace oryx {
 
@@ -26,11 +27,6 @@ K::CrossEntropyParams params_of(const torch::Tensor& logits, const torch::Tensor
   return p;
 }
 
-void check_launch(const char* what) {
-  cudaError_t err = cudaGetLastError();
-  ORYX_CHECK(err == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(err));
-}
-
 }  // namespace
 
 bool kernels_cross_entropy_supported(const torch::Tensor& logits) {
@@ -43,22 +39,22 @@ void kernels_cross_entropy_forward(const torch::Tensor& logits, const torch::Ten
                                    torch::Tensor& target_logit) {
   c10::cuda::CUDAGuard guard(logits.device());
   auto p = params_of(logits, targets, lse);
-  p.logits = reinterpret_cast<const K::bf16_bits*>(logits.data_ptr<at::BFloat16>());
+  p.logits = K::bf16_ptr(logits);
   p.lse = lse.data_ptr<float>();
   p.target_logit = target_logit.data_ptr<float>();
   K::cross_entropy_forward(p, at::cuda::getCurrentCUDAStream());
-  check_launch("cross_entropy forward");
+  K::check_launch("cross_entropy forward");
 }
 
 void kernels_cross_entropy_backward_(torch::Tensor& logits, const torch::Tensor& targets, const torch::Tensor& lse,
                                      const torch::Tensor& scale) {
   c10::cuda::CUDAGuard guard(logits.device());
   auto p = params_of(logits, targets, lse);
-  p.logits_mut = reinterpret_cast<K::bf16_bits*>(logits.data_ptr<at::BFloat16>());
+  p.logits_mut = K::bf16_mut_ptr(logits);
   p.lse = const_cast<float*>(lse.data_ptr<float>());
   p.scale = scale.data_ptr<float>();
   K::cross_entropy_backward(p, at::cuda::getCurrentCUDAStream());
-  check_launch("cross_entropy backward");
+  K::check_launch("cross_entropy backward");
 }
 
 }  // namespace oryx

@@ -8,6 +8,7 @@
 
 #include "oryx/common/error.h"
 #include "oryx/kernels/gated_norm.h"
+#include "oryx/kernels/ops_common.h"
 
 namespace oryx {
 
@@ -16,23 +17,15 @@ namespace {
 using torch::Tensor;
 namespace K = kernels;
 
-const K::bf16_bits* bf(const Tensor& t) { return reinterpret_cast<const K::bf16_bits*>(t.data_ptr<at::BFloat16>()); }
-K::bf16_bits* bf_mut(Tensor& t) { return reinterpret_cast<K::bf16_bits*>(t.data_ptr<at::BFloat16>()); }
-
 K::GatedNormParams params_of(const Tensor& o, const Tensor& gate, const Tensor& w, double eps) {
   K::GatedNormParams p;
   p.V = static_cast<int>(o.size(-1));
   p.rows = o.numel() / p.V;
   p.eps = static_cast<float>(eps);
-  p.o = bf(o);
-  p.gate = bf(gate);
+  p.o = K::bf16_ptr(o);
+  p.gate = K::bf16_ptr(gate);
   p.w = w.data_ptr<float>();
   return p;
-}
-
-void check_launch(const char* what) {
-  cudaError_t err = cudaGetLastError();
-  ORYX_CHECK(err == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(err));
 }
 
 class GatedNormFunction : public torch::autograd::Function<GatedNormFunction> {
@@ -44,9 +37,9 @@ class GatedNormFunction : public torch::autograd::Function<GatedNormFunction> {
     auto w = weight.detach().to(torch::kFloat32).contiguous();
     auto y = torch::empty_like(o);
     auto p = params_of(o, gate, w, eps);
-    p.y = bf_mut(y);
+    p.y = K::bf16_mut_ptr(y);
     K::gated_norm_forward(p, at::cuda::getCurrentCUDAStream());
-    check_launch("gated_norm forward");
+    K::check_launch("gated_norm forward");
     ctx->save_for_backward({o, gate, w});
     ctx->saved_data["eps"] = eps;
     ctx->saved_data["weight_dtype"] = static_cast<int64_t>(weight.scalar_type());
@@ -62,12 +55,12 @@ class GatedNormFunction : public torch::autograd::Function<GatedNormFunction> {
     auto dout = torch::empty_like(o), dgate = torch::empty_like(gate);
     auto dw = torch::zeros_like(w);
     auto p = params_of(o, gate, w, ctx->saved_data["eps"].toDouble());
-    p.dy = bf(dy);
-    p.dout = bf_mut(dout);
-    p.dgate = bf_mut(dgate);
+    p.dy = K::bf16_ptr(dy);
+    p.dout = K::bf16_mut_ptr(dout);
+    p.dgate = K::bf16_mut_ptr(dgate);
     p.dw = dw.data_ptr<float>();
     K::gated_norm_backward(p, at::cuda::getCurrentCUDAStream());
-    check_launch("gated_norm backward");
+    K::check_launch("gated_norm backward");
     auto weight_dtype = static_cast<c10::ScalarType>(ctx->saved_data["weight_dtype"].toInt());
     return {dout, dgate, dw.to(weight_dtype), Tensor()};
   }

@@ -11,6 +11,7 @@
 #include "oryx/common/error.h"
 #include "oryx/common/shape.h"
 #include "oryx/kernels/linear_kernels.h"
+#include "oryx/kernels/ops_common.h"
 
 namespace oryx {
 
@@ -33,15 +34,6 @@ Tensor alloc(c10::IntArrayRef sizes, const torch::TensorOptions& opts) {
   return poison() ? torch::full(sizes, NAN, opts) : torch::empty(sizes, opts);
 }
 
-const K::bf16_bits* bf(const Tensor& t) {
-  return t.defined() ? reinterpret_cast<const K::bf16_bits*>(t.data_ptr<at::BFloat16>()) : nullptr;
-}
-K::bf16_bits* bf_mut(Tensor& t) {
-  return t.defined() ? reinterpret_cast<K::bf16_bits*>(t.data_ptr<at::BFloat16>()) : nullptr;
-}
-const float* f32(const Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
-float* f32_mut(Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
-
 K::Mixer mixer_of(LinearKind kind) {
   ORYX_CHECK(kind != LinearKind::None, "linear kernels: this model has no linear mixer");
   return kind == LinearKind::GatedDeltaNet ? K::Mixer::Gdn : K::Mixer::Ssd;
@@ -49,11 +41,6 @@ K::Mixer mixer_of(LinearKind kind) {
 
 bool is_hopper(const Tensor& t) {
   return at::cuda::getDeviceProperties(t.device().index())->major == 9;
-}
-
-void check_launch(const char* what) {
-  cudaError_t err = cudaGetLastError();
-  ORYX_CHECK(err == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(err));
 }
 
 // Everything the forward produced that the backward reads.
@@ -114,15 +101,15 @@ std::pair<Tensor, Tensor> run_forward(K::Mixer mixer, const Tensor& q, const Ten
     w.h = alloc({s.B, s.H, s.N, s.K, s.V}, bf16o);
   }
   K::ChunkParams p = params_of(s, scale);
-  p.q = bf(q); p.k = bf(k); p.v = bf(v);
-  p.g = f32(g); p.beta = f32(beta); p.h0 = f32(h0);
-  p.o = bf_mut(o); p.ht = f32_mut(ht);
-  p.G = f32_mut(w.G); p.F = f32_mut(w.F);
-  p.P = bf_mut(w.P); p.A = bf_mut(w.A); p.W = bf_mut(w.W); p.U = bf_mut(U);
-  p.E = bf_mut(w.E); p.h = bf_mut(w.h);
+  p.q = K::bf16_ptr(q); p.k = K::bf16_ptr(k); p.v = K::bf16_ptr(v);
+  p.g = K::f32_ptr(g); p.beta = K::f32_ptr(beta); p.h0 = K::f32_ptr(h0);
+  p.o = K::bf16_mut_ptr(o); p.ht = K::f32_mut_ptr(ht);
+  p.G = K::f32_mut_ptr(w.G); p.F = K::f32_mut_ptr(w.F);
+  p.P = K::bf16_mut_ptr(w.P); p.A = K::bf16_mut_ptr(w.A); p.W = K::bf16_mut_ptr(w.W); p.U = K::bf16_mut_ptr(U);
+  p.E = K::bf16_mut_ptr(w.E); p.h = K::bf16_mut_ptr(w.h);
   p.save = save;
   K::linear_forward(mixer, p, at::cuda::getCurrentCUDAStream());
-  check_launch("linear kernels forward");
+  K::check_launch("linear kernels forward");
   if (saved) *saved = w;
   return {o, ht};
 }
@@ -185,16 +172,16 @@ struct LinearChunkedFunction : public torch::autograd::Function<LinearChunkedFun
       Tensor dE = alloc({s.B, s.H, Tp, s.V}, bf16o);
       Tensor dh = alloc({s.B, s.H, s.N, s.K, s.V}, bf16o);
       K::ChunkParams p = params_of(s, scale);
-      p.q = bf(q); p.k = bf(k); p.v = bf(v); p.beta = f32(beta); p.h0 = f32(h0);
-      p.G = f32_mut(w.G); p.F = f32_mut(w.F);
-      p.P = bf_mut(w.P); p.A = bf_mut(w.A); p.W = bf_mut(w.W);
-      p.E = bf_mut(w.E); p.h = bf_mut(w.h);
-      p.dO = bf(dO); p.dht = f32(dht);
-      p.dE = bf_mut(dE); p.dh = bf_mut(dh);
-      p.dq = bf_mut(dq); p.dk = bf_mut(dk); p.dv = bf_mut(dv);
-      p.dg = f32_mut(dg); p.dbeta = f32_mut(dbeta); p.dh0 = f32_mut(dh0);
+      p.q = K::bf16_ptr(q); p.k = K::bf16_ptr(k); p.v = K::bf16_ptr(v); p.beta = K::f32_ptr(beta); p.h0 = K::f32_ptr(h0);
+      p.G = K::f32_mut_ptr(w.G); p.F = K::f32_mut_ptr(w.F);
+      p.P = K::bf16_mut_ptr(w.P); p.A = K::bf16_mut_ptr(w.A); p.W = K::bf16_mut_ptr(w.W);
+      p.E = K::bf16_mut_ptr(w.E); p.h = K::bf16_mut_ptr(w.h);
+      p.dO = K::bf16_ptr(dO); p.dht = K::f32_ptr(dht);
+      p.dE = K::bf16_mut_ptr(dE); p.dh = K::bf16_mut_ptr(dh);
+      p.dq = K::bf16_mut_ptr(dq); p.dk = K::bf16_mut_ptr(dk); p.dv = K::bf16_mut_ptr(dv);
+      p.dg = K::f32_mut_ptr(dg); p.dbeta = K::f32_mut_ptr(dbeta); p.dh0 = K::f32_mut_ptr(dh0);
       K::linear_backward(mixer, p, at::cuda::getCurrentCUDAStream());
-      check_launch("linear kernels backward");
+      K::check_launch("linear kernels backward");
     }
     auto g_dtype = static_cast<torch::ScalarType>(ctx->saved_data["g_dtype"].toInt());
     auto beta_dtype = static_cast<torch::ScalarType>(ctx->saved_data["beta_dtype"].toInt());
@@ -281,7 +268,7 @@ RecurrenceOutput kernels_linear_step(LinearKind kind, const Tensor& q, const Ten
   p.state_in = s_in.data_ptr<float>(); p.state_out = s_out.data_ptr<float>();
   p.o = o.data_ptr();
   K::linear_step(mixer_of(kind), p, at::cuda::getCurrentCUDAStream());
-  check_launch(op);
+  K::check_launch(op);
   return {o, s_out};
 }
 

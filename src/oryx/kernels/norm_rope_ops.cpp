@@ -10,6 +10,7 @@
 
 #include "oryx/common/error.h"
 #include "oryx/kernels/norm_rope.h"
+#include "oryx/kernels/ops_common.h"
 
 namespace oryx {
 
@@ -26,15 +27,10 @@ K::NormRopeParams params_of(const Tensor& x, const Tensor& w, const Tensor& posi
   p.K = static_cast<int>(x.size(3));
   p.theta = static_cast<float>(theta);
   p.eps = static_cast<float>(eps);
-  p.x = reinterpret_cast<const K::bf16_bits*>(x.data_ptr<at::BFloat16>());
+  p.x = K::bf16_ptr(x);
   p.w = w.defined() ? w.data_ptr<float>() : nullptr;
   p.positions = positions.numel() > 0 ? positions.data_ptr<int64_t>() : nullptr;
   return p;
-}
-
-void check_launch(const char* what) {
-  cudaError_t err = cudaGetLastError();
-  ORYX_CHECK(err == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(err));
 }
 
 class NormRopeFunction : public torch::autograd::Function<NormRopeFunction> {
@@ -49,9 +45,9 @@ class NormRopeFunction : public torch::autograd::Function<NormRopeFunction> {
     auto positions = positions_in.to(torch::kLong).contiguous();
     auto y = torch::empty_like(x);
     auto p = params_of(x, w, positions, theta, eps);
-    p.y = reinterpret_cast<K::bf16_bits*>(y.data_ptr<at::BFloat16>());
+    p.y = K::bf16_mut_ptr(y);
     K::norm_rope_forward(p, at::cuda::getCurrentCUDAStream());
-    check_launch("norm_rope forward");
+    K::check_launch("norm_rope forward");
     ctx->save_for_backward({x, w, positions});
     ctx->saved_data["theta"] = theta;
     ctx->saved_data["eps"] = eps;
@@ -68,11 +64,11 @@ class NormRopeFunction : public torch::autograd::Function<NormRopeFunction> {
     auto dx = torch::empty_like(x);
     Tensor dw = w.defined() ? torch::zeros_like(w) : Tensor();
     auto p = params_of(x, w, positions, ctx->saved_data["theta"].toDouble(), ctx->saved_data["eps"].toDouble());
-    p.dy = reinterpret_cast<const K::bf16_bits*>(dy.data_ptr<at::BFloat16>());
-    p.dx = reinterpret_cast<K::bf16_bits*>(dx.data_ptr<at::BFloat16>());
+    p.dy = K::bf16_ptr(dy);
+    p.dx = K::bf16_mut_ptr(dx);
     p.dw = dw.defined() ? dw.data_ptr<float>() : nullptr;
     K::norm_rope_backward(p, at::cuda::getCurrentCUDAStream());
-    check_launch("norm_rope backward");
+    K::check_launch("norm_rope backward");
     if (dw.defined()) dw = dw.to(static_cast<c10::ScalarType>(ctx->saved_data["weight_dtype"].toInt()));
     return {dx, dw, Tensor(), Tensor(), Tensor()};
   }

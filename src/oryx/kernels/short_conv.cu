@@ -87,7 +87,7 @@ __global__ void __launch_bounds__(kThreads) short_conv_bwd_kernel(ShortConvParam
 #pragma unroll
   for (int j = 0; j < 2 * W - 2; ++j) xwin[j] = x_at(t0 - (W - 1) + j);
 #pragma unroll
-  for (int j = 0; j < W - 1; ++j) gwin[j] = grad_at(t0 + j, xwin + j + 1);
+  for (int j = 0; j < W - 1; ++j) gwin[j] = grad_at(t0 + j, xwin + j);  // x[t0+j-(W-1) ..]
   for (int s = t0; s < t1; ++s) {
     xwin[2 * W - 2] = x_at(s + W - 1);
     gwin[W - 1] = grad_at(s + W - 1, xwin + W - 1);

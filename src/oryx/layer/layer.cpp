@@ -73,7 +73,7 @@ torch::Tensor OryxLayerImpl::forward(const torch::Tensor& h, const TokenModes& m
   auto y = out_norm_apply(o, gate, modes).reshape({B, T, c_.v_dim()});
   auto h1 = h + F::linear(y, w_o);
   auto x2 = matmul_operand(rms_norm(h1, norm2, c_.norm_eps));
-  return h1 + F::linear(torch::silu(F::linear(x2, w_gate)) * F::linear(x2, w_up), w_down);
+  return h1 + F::linear(swiglu(F::linear(x2, w_gate), F::linear(x2, w_up)), w_down);
 }
 
 }  // namespace oryx

@@ -26,7 +26,9 @@ class OryxLayerImpl : public torch::nn::Module {
  public:
   explicit OryxLayerImpl(const ModelConfig& c);
 
-  // h [B,T,D]; positions [T] absolute; cache (optional) holds cache_length earlier tokens.
+  // h [B,T,D]; positions [T] absolute, or [B,1] each sequence's own (decoding a cache whose
+  // sequences differ in length; cache_length is unused then); cache (optional) holds
+  // cache_length earlier tokens.
   torch::Tensor forward(const torch::Tensor& h, const TokenModes& modes,
                         const torch::Tensor& positions, LayerCache* cache, int64_t cache_length,
                         MixerForm form);

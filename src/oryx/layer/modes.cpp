@@ -5,7 +5,8 @@
 
 namespace oryx {
 
-TokenModes TokenModes::from_mask(const torch::Tensor& mask_in, int64_t batch, std::optional<torch::Device> on) {
+TokenModes TokenModes::from_mask(const torch::Tensor& mask_in, int64_t batch, std::optional<torch::Device> on,
+                                  bool with_runs) {
   // The facts below are read on the host: derive them from a CPU copy (free when the mask
   // was made on the CPU, as the trainer's sampler makes it) and hand the layers tensors on
   // their device. One small copy, instead of a synchronisation per fact on the device.
@@ -24,6 +25,8 @@ TokenModes TokenModes::from_mask(const torch::Tensor& mask_in, int64_t batch, st
   m.any_a = n_a > 0;
   m.any_l = !m.is_attention.all().item<bool>();
   if (n_a < T) m.a_positions = per_position.nonzero().squeeze(1).to(device);
+  if (with_runs && m.any_a && m.any_l && T > 1)
+    m.runs = AttentionRuns::from_mask(m.is_attention.contiguous(), device);
   m.is_attention = m.is_attention.to(device);
   return m;
 }

@@ -5,6 +5,8 @@
 
 #include <optional>
 
+#include "oryx/layer/attention_runs.h"
+
 namespace oryx {
 
 struct TokenModes {
@@ -13,11 +15,14 @@ struct TokenModes {
                                // mode A; undefined when that is every position
   bool any_a = false;
   bool any_l = false;
+  AttentionRuns runs;          // defined when asked for and some, not all, tokens are in mode A
 
   // From a [B,T] (or [T], broadcast to the batch) bool mask; the facts are computed on the
-  // host, the tensors placed on `device` (default: where the mask is).
+  // host, the tensors placed on `device` (default: where the mask is). `with_runs` adds the
+  // per-sequence runs (calls without a cache: training and scoring).
   static TokenModes from_mask(const torch::Tensor& mask, int64_t batch,
-                              std::optional<torch::Device> device = std::nullopt);
+                              std::optional<torch::Device> device = std::nullopt,
+                              bool with_runs = false);
 };
 
 // Which implementation of each mixer a forward uses.

@@ -1,15 +1,18 @@
 #include "oryx/layer/ops.h"
 
 #include <ATen/autocast_mode.h>
+#include <torch/autograd.h>
 
 #include <cmath>
 
+#include "oryx/cache/cache.h"
 #include "oryx/common/shape.h"
 #include "oryx/mixers/dispatch.h"
 #ifdef ORYX_WITH_CUDA_KERNELS
 #include "oryx/kernels/conv_ops.h"
 #include "oryx/kernels/gated_norm_ops.h"
 #include "oryx/kernels/norm_rope_ops.h"
+#include "oryx/kernels/swiglu_ops.h"
 #endif
 
 namespace oryx {
@@ -21,6 +24,18 @@ torch::ScalarType compute_dtype(const torch::Tensor& x) {
 }
 
 }  // namespace
+
+torch::Tensor swiglu_reference(const torch::Tensor& gate, const torch::Tensor& up) {
+  auto dt = compute_dtype(gate);
+  return (torch::silu(gate.to(dt)) * up.to(dt)).to(gate.scalar_type());
+}
+
+torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up) {
+#ifdef ORYX_WITH_CUDA_KERNELS
+  if (!reference_forced() && kernels_swiglu_supported(gate, up)) return kernels_swiglu(gate, up);
+#endif
+  return torch::silu(gate) * up;
+}
 
 torch::Tensor rms_norm_reference(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
   auto xf = x.to(compute_dtype(x));
@@ -73,6 +88,33 @@ torch::Tensor l2_normalize(const torch::Tensor& x, double eps) {
   return at::rms_norm(x.to(dt), {K}, gain, eps / static_cast<double>(K)).to(x.scalar_type());
 }
 
+namespace {
+
+struct IndexSelectUnique : public torch::autograd::Function<IndexSelectUnique> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& t, int64_t dim,
+                               const torch::Tensor& index) {
+    ctx->save_for_backward({index});
+    ctx->saved_data["dim"] = dim;
+    ctx->saved_data["sizes"] = t.sizes().vec();
+    return t.index_select(dim, index);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto index = ctx->get_saved_variables()[0];
+    auto sizes = ctx->saved_data["sizes"].toIntVector();
+    auto dim = ctx->saved_data["dim"].toInt();
+    auto grad = torch::zeros(sizes, grads[0].options()).index_copy_(dim, index, grads[0]);
+    return {grad, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor index_select_unique(const torch::Tensor& t, int64_t dim, const torch::Tensor& index) {
+  if (!t.requires_grad()) return t.index_select(dim, index);
+  return IndexSelectUnique::apply(t, dim, index);
+}
+
 torch::Tensor matmul_operand(const torch::Tensor& x) {
   if (!x.is_cuda() || !at::autocast::is_autocast_enabled(at::kCUDA) || x.scalar_type() != torch::kFloat32)
     return x;
@@ -120,16 +162,16 @@ ConvOutput short_conv_step(const torch::Tensor& x, const torch::Tensor& weight,
 namespace {
 
 // The reference: the step form for one decoding token with a cache, else the sequence form;
-// the cache's window is replaced by the new one.
+// the new window goes to the cache by cache_store (in place in Model::decode_step).
 torch::Tensor short_conv_window(const torch::Tensor& x, const torch::Tensor& weight, torch::Tensor* state,
                                 bool allow_step) {
   if (state && x.size(1) == 1 && allow_step) {
     auto r = short_conv_step(x.select(1, 0), weight, *state);
-    *state = r.state;
+    cache_store(*state, r.state);
     return r.y.unsqueeze(1);
   }
   auto r = short_conv(x, weight, state ? *state : torch::Tensor());
-  if (state) *state = r.state;
+  if (state) cache_store(*state, r.state);
   return r.y;
 }
 
@@ -139,12 +181,8 @@ torch::Tensor short_conv_cached(const torch::Tensor& x, const torch::Tensor& wei
                                 bool allow_step, bool silu) {
 #ifdef ORYX_WITH_CUDA_KERNELS
   // Without a cache there is no carried window to read or write: the fused kernel's case.
-  // The kernel's fused-SiLU backward failed its device check (dx, dw off): SiLU runs apart
-  // until it is fixed (oryx_gpu_tests "short_conv ... silu").
-  if (!state && !reference_forced() && kernels_short_conv_supported(x, weight)) {
-    auto y = kernels_short_conv(x, weight, false);
-    return silu ? torch::silu(y) : y;
-  }
+  if (!state && !reference_forced() && kernels_short_conv_supported(x, weight))
+    return kernels_short_conv(x, weight, silu);
 #endif
   auto y = short_conv_window(x, weight, state, allow_step);
   return silu ? torch::silu(y) : y;

@@ -5,6 +5,11 @@
 
 namespace oryx {
 
+// The MLP's SwiGLU: silu(gate) * up, in the inputs' dtype (fp32 arithmetic for bf16). One
+// fused kernel each way on bf16 CUDA tensors (kernels/swiglu.cu); the reference beside it.
+torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up);
+torch::Tensor swiglu_reference(const torch::Tensor& gate, const torch::Tensor& up);
+
 // x * rsqrt(mean(x^2, last dim) + eps) * weight; weight has the size of the last dim.
 // Fused (at::rms_norm) on CUDA; rms_norm_reference is the formula written out, for tests.
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
@@ -27,6 +32,11 @@ torch::Tensor l2_normalize_reference(const torch::Tensor& x, double eps = 1e-6);
 // per consumer; the values the matmuls see are the same.
 torch::Tensor matmul_operand(const torch::Tensor& x);
 
+// t.index_select(dim, index) for an index without repeats: the backward writes the gradient
+// into zeros with index_copy, where index_select's own backward adds it with atomics (it
+// cannot know that no index repeats).
+torch::Tensor index_select_unique(const torch::Tensor& t, int64_t dim, const torch::Tensor& index);
+
 // Rotary position embedding (rotate-half form) of x [B,T,H,K] at absolute positions [T].
 torch::Tensor rope_apply(const torch::Tensor& x, const torch::Tensor& positions, double theta);
 
@@ -45,8 +55,8 @@ ConvOutput short_conv_step(const torch::Tensor& x, const torch::Tensor& weight,
                            const torch::Tensor& state);
 
 // The short convolution as the layer and the mixers apply it, followed by SiLU when `silu`.
-// `state` is the cache's window (nullptr without a cache) and is replaced by the new one. A
-// single token with a cache goes through short_conv_step when `allow_step` (decoding);
+// `state` is the cache's window (nullptr without a cache), overwritten in place with the new
+// one. A single token with a cache goes through short_conv_step when `allow_step` (decoding);
 // everything else through short_conv, or, without a cache, the fused kernel
 // (kernels/short_conv.cu) on bf16 CUDA tensors.
 torch::Tensor short_conv_cached(const torch::Tensor& x, const torch::Tensor& weight, torch::Tensor* state,

@@ -40,14 +40,20 @@ torch::Tensor LinearMixerImpl::forward(const torch::Tensor& x, const torch::Tens
   RecurrenceOutput r;
   if (form == MixerForm::Naive) {
     r = linear_naive(c_.linear, q, k, v, gt.g, gt.beta, h0, scale());
+  } else if (cache && T == 1 && cache_writes_in_place()) {
+    // Model::decode_step: the state is updated in place (by the step kernel on the GPU).
+    r = linear_step_(c_.linear, q.select(1, 0), k.select(1, 0), v.select(1, 0),
+                     gt.g.select(1, 0), gt.beta.select(1, 0), cache->state, scale());
+    r.o = r.o.unsqueeze(1);
   } else if (cache && T == 1) {
     r = linear_step(c_.linear, q.select(1, 0), k.select(1, 0), v.select(1, 0),
                     gt.g.select(1, 0), gt.beta.select(1, 0), h0, scale());
     r.o = r.o.unsqueeze(1);
+    cache_store(cache->state, r.state);
   } else {
     r = linear_chunked(c_.linear, q, k, v, gt.g, gt.beta, h0, scale(), c_.chunk_size);
+    if (cache) cache_store(cache->state, r.state);
   }
-  if (cache) cache->state = r.state;
   return finish(r.o, v);
 }
 

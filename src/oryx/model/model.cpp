@@ -51,22 +51,42 @@ void OryxModelImpl::check_inputs(const torch::Tensor& tokens, const torch::Tenso
 
 torch::Tensor OryxModelImpl::hidden(const torch::Tensor& tokens, const torch::Tensor& modes_in,
                                     ModelCache* cache, MixerForm form) {
-  int64_t L = cache ? cache->length() : 0;
+  // A cache whose sequences differ in length (batched generation) is decoded one token per
+  // sequence, each at its own position; equal lengths take the one-position-list path.
+  const bool per_sequence = cache && !cache->uniform();
+  int64_t L = !cache ? 0 : per_sequence ? cache->max_active_length() : cache->length();
   check_inputs(tokens, modes_in, L);
   int64_t B = tokens.size(0), T = tokens.size(1);
   if (cache) {
     ORYX_CHECK(cache->batch() == B, "cache holds ", cache->batch(), " sequences, input has ", B);
-    ORYX_CHECK(L + T <= cache->capacity(), "cache: ", L, " + ", T, " tokens exceed its capacity of ",
-               cache->capacity());
+    ORYX_CHECK(!per_sequence || (T == 1 && form == MixerForm::Auto),
+               "a cache whose sequences differ in length takes one token per sequence in the Auto form, got ", T);
+    cache->check_room(T);
   }
-  auto modes = TokenModes::from_mask(modes_in.defined() ? modes_in : default_modes(T), B, device());
-  auto positions = torch::arange(L, L + T, torch::TensorOptions().dtype(torch::kLong).device(device()));
+  // Without a cache, each sequence's own mode-A runs are its attention queries (training).
+  auto modes = TokenModes::from_mask(modes_in.defined() ? modes_in : default_modes(T), B, device(),
+                                     /*with_runs=*/!cache && form == MixerForm::Auto);
+  // [T] for the batch, or [B,1] each sequence's own (read on the device, no host sync).
+  auto positions = per_sequence ? cache->lengths().unsqueeze(1)
+                                : torch::arange(L, L + T, torch::TensorOptions().dtype(torch::kLong).device(device()));
   auto h = embed.index_select(0, tokens.reshape({-1}).to(device())).view({B, T, c_.d_model});
   for (int64_t i = 0; i < c_.n_layers; ++i)
     h = layers->at<OryxLayerImpl>(i).forward(h, modes, positions, cache ? &cache->layer(i) : nullptr,
                                              L, form);
   if (cache) cache->advance(T);
   return rms_norm(h, final_norm, c_.norm_eps);
+}
+
+torch::Tensor OryxModelImpl::decode_step(const torch::Tensor& tokens, const TokenModes& modes, ModelCache& cache) {
+  int64_t B = tokens.size(0);
+  ORYX_CHECK(tokens.dim() == 2 && tokens.size(1) == 1 && cache.batch() == B, "decode_step: tokens must be [",
+             cache.batch(), ",1], got ", shape_str(tokens.sizes()));
+  CacheWritesInPlace in_place;                     // every cache buffer keeps its address
+  auto positions = cache.lengths().unsqueeze(1);  // [B,1]: the per-sequence path of every mixer
+  auto h = embed.index_select(0, tokens.reshape({-1})).view({B, 1, c_.d_model});
+  for (int64_t i = 0; i < c_.n_layers; ++i)
+    h = layers->at<OryxLayerImpl>(i).forward(h, modes, positions, &cache.layer(i), 0, MixerForm::Auto);
+  return head(rms_norm(h, final_norm, c_.norm_eps)).select(1, 0);
 }
 
 torch::Tensor OryxModelImpl::head(const torch::Tensor& hidden) const {

@@ -26,6 +26,14 @@ class OryxModelImpl : public torch::nn::Module {
   torch::Tensor hidden(const torch::Tensor& tokens, const torch::Tensor& modes,
                        ModelCache* cache = nullptr, MixerForm form = MixerForm::Auto);
   torch::Tensor head(const torch::Tensor& hidden) const;
+
+  // One decoding token per sequence, in the form a CUDA graph can capture: tokens [B,1] on
+  // the model's device, `modes` built beforehand for a [B,1] mask, each sequence at its own
+  // cache length read on the device. No host synchronisation and no host-to-device copy:
+  // the tokens are not checked (the caller made them) and the cache does not advance (call
+  // cache.advance(1) after). Values equal forward()'s on the same cache. Returns logits [B,vocab] fp32.
+  torch::Tensor decode_step(const torch::Tensor& tokens, const TokenModes& modes, ModelCache& cache);
+
   // The LM head's weight [vocab, D] (the embedding when tied).
   const torch::Tensor& head_weight() const { return c_.tie_embeddings ? embed : lm_head; }
 

@@ -15,6 +15,8 @@
 #pragma once
 #include <torch/types.h>
 
+#include "oryx/layer/modes.h"
+
 namespace oryx {
 
 torch::Tensor attention_naive(const torch::Tensor& q, const torch::Tensor& k,
@@ -24,9 +26,24 @@ torch::Tensor attention_chunked(const torch::Tensor& q, const torch::Tensor& k,
                                 const torch::Tensor& v, const torch::Tensor& q_pos, double scale);
 
 // q [B,H,K] at the position after the cache; k [B,L,H,K] and v [B,L,H,V] hold every key up to
-// and including this token's own. Returns [B,H,V].
+// and including this token's own. key_counts [B] int64 (optional, sequences of different
+// lengths): sequence b sees only its first key_counts[b] keys. Returns [B,H,V].
 torch::Tensor attention_step(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                             double scale);
+                             double scale, const torch::Tensor& key_counts = {});
+
+// Chunk-sparse attention over a training batch's runs of mode-A tokens (AttentionRuns):
+//   q [Nq,H,K] the queries of runs.q_rows; k [B*T,H,K], v [B*T,H,V] every position's keys
+//   and values; returns [Nq,H,V], each run's queries against its sequence's keys up to the
+//   run's end (bottom-right causal).
+// On CUDA in bf16/fp16 (head dims equal, a multiple of 8, at most 256) one varlen flash
+// kernel covers all runs forward and backward (the keys gathered per run, their gradients
+// summed back in fp32); otherwise, and with ORYX_FORCE_REFERENCE=1, attention_chunked runs
+// run by run.
+torch::Tensor attention_runs(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                             const AttentionRuns& runs, double scale);
+// The run-by-run form, whatever the device (the reference attention_runs is tested against).
+torch::Tensor attention_runs_reference(const torch::Tensor& q, const torch::Tensor& k,
+                                       const torch::Tensor& v, const AttentionRuns& runs, double scale);
 
 // Validates shapes and returns q_pos made explicit (on q's device).
 torch::Tensor attention_check_inputs(const char* op, const torch::Tensor& q, const torch::Tensor& k,

@@ -21,6 +21,13 @@ AttentionMixerImpl::AttentionMixerImpl(const ModelConfig& c) : c_(c) {
 
 torch::Tensor AttentionMixerImpl::norm_rope(const torch::Tensor& x, const torch::Tensor& gain,
                                             const torch::Tensor& positions) const {
+  // Per-sequence positions [B,1] (decoding sequences of different lengths) come with one token
+  // per sequence: the batch passes as the time axis, [1,B,H,K] at positions [B], so each row
+  // gets the numbers (and the fused kernel) a one-sequence step gets.
+  if (positions.dim() == 2) {
+    TORCH_CHECK(x.size(1) == 1 && positions.size(1) == 1, "norm_rope: per-sequence positions take one token");
+    return norm_rope(x.reshape({1, -1, x.size(2), x.size(3)}), gain, positions.reshape({-1})).reshape(x.sizes());
+  }
 #ifdef ORYX_WITH_CUDA_KERNELS
   if (c_.rope && !reference_forced()) {
     auto w = c_.qk_norm ? gain : torch::Tensor();
@@ -36,6 +43,31 @@ torch::Tensor AttentionMixerImpl::keys(const torch::Tensor& k, const torch::Tens
   return norm_rope(k, k_norm, positions);
 }
 
+torch::Tensor AttentionMixerImpl::forward_runs(const torch::Tensor& x, const torch::Tensor& q_shared,
+                                               const torch::Tensor& ka, const torch::Tensor& v,
+                                               const AttentionRuns& runs, double scale) const {
+  int64_t B = x.size(0), T = x.size(1), H = c_.n_heads, K = c_.head_dim_k, V = c_.head_dim_v;
+  auto xq = q_shared.defined() ? q_shared : x;
+  if (runs.is_dense()) {
+    // Every position of the sequences that have a mode-A token, plain causal attention.
+    const auto& seqs = runs.dense_seqs;
+    bool every_seq = seqs.size(0) == B;
+    auto pick = [&](const torch::Tensor& t) { return every_seq ? t : index_select_unique(t, 0, seqs); };
+    auto q = q_shared.defined() ? pick(xq) : torch::nn::functional::linear(pick(xq), w_q);
+    auto positions = torch::arange(T, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    q = norm_rope(q.view({-1, T, H, K}), q_norm, positions);
+    auto o = attention_chunked(q, pick(ka), pick(v), torch::Tensor(), scale);
+    if (every_seq) return o;
+    return torch::zeros({B, T, H, V}, o.options()).index_copy(0, seqs, o);
+  }
+  const auto& rows = runs.q_rows;  // b*T+t of each queried token
+  xq = index_select_unique(xq.reshape({B * T, xq.size(2)}), 0, rows);
+  auto q = q_shared.defined() ? xq : torch::nn::functional::linear(xq, w_q);
+  q = norm_rope(q.view({1, -1, H, K}), q_norm, rows.remainder(T)).squeeze(0);  // [Nq,H,K]
+  auto o = attention_runs(q, ka.reshape({B * T, H, K}), v.reshape({B * T, H, V}), runs, scale);
+  return torch::zeros({B * T, H, V}, o.options()).index_copy(0, rows, o).view({B, T, H, V});
+}
+
 torch::Tensor AttentionMixerImpl::forward(const torch::Tensor& x, const torch::Tensor& q_shared,
                                           const torch::Tensor& k, const torch::Tensor& v,
                                           const TokenModes& modes, const torch::Tensor& positions,
@@ -43,28 +75,46 @@ torch::Tensor AttentionMixerImpl::forward(const torch::Tensor& x, const torch::T
   int64_t B = x.size(0), T = x.size(1), H = c_.n_heads, K = c_.head_dim_k;
   auto ka = keys(k, positions);
   torch::Tensor k_all = ka, v_all = v;
-  if (cache) {
+  torch::Tensor key_counts;  // [B] keys each sequence sees, when positions are per sequence
+  if (cache && positions.dim() == 2) {
+    // Decoding sequences of different lengths ([B,1] positions): each token goes to its own
+    // slot. A retired sequence may sit at the capacity; it rewrites the last slot, unread.
+    auto slot = positions.select(1, 0).clamp_max(cache->k.size(1) - 1);
+    auto seq = torch::arange(B, slot.options());
+    cache->k.index_put_({seq, slot}, ka.select(1, 0).to(cache->k.scalar_type()));
+    cache->v.index_put_({seq, slot}, v.select(1, 0).to(cache->v.scalar_type()));
+    k_all = cache->k;
+    v_all = cache->v;
+    key_counts = slot + 1;
+  } else if (cache) {
     cache->k.narrow(1, L, T).copy_(ka);
     cache->v.narrow(1, L, T).copy_(v);
-    k_all = cache->k.narrow(1, 0, L + T);
-    v_all = cache->v.narrow(1, 0, L + T);
+    // A prefill from an empty cache attends over this call's own (contiguous) keys: the
+    // cache's narrowed view has the capacity's batch stride, which SDPA's flash kernels
+    // refuse (it would fall back to fp32 math).
+    if (L > 0) {
+      k_all = cache->k.narrow(1, 0, L + T);
+      v_all = cache->v.narrow(1, 0, L + T);
+    }
   }
   if (!modes.any_a) return {};
+  double scale = 1.0 / std::sqrt(static_cast<double>(K));
+  if (modes.runs.defined() && !cache && form == MixerForm::Auto && !reference_forced())
+    return forward_runs(x, q_shared, ka, v, modes.runs, scale);
 
-  // Queries only where some sequence is in mode A (chunk-sparse attention).
+  // Queries only where some sequence is in mode A (the union over the batch).
   const auto& rows = modes.a_positions;  // undefined: every position
   auto xq = q_shared.defined() ? q_shared : x;
   if (rows.defined()) xq = xq.index_select(1, rows);
   auto q = q_shared.defined() ? xq : torch::nn::functional::linear(xq, w_q);
-  auto q_positions = rows.defined() ? positions.index_select(0, rows) : positions;
+  auto q_positions = rows.defined() ? positions.index_select(positions.dim() - 1, rows) : positions;
   q = norm_rope(q.view({B, -1, H, K}), q_norm, q_positions);
 
-  double scale = 1.0 / std::sqrt(static_cast<double>(K));
   torch::Tensor o;
   if (form == MixerForm::Naive) {
     o = attention_naive(q, k_all, v_all, q_positions, scale);
   } else if (cache && T == 1) {
-    o = attention_step(q.select(1, 0), k_all, v_all, scale).unsqueeze(1);
+    o = attention_step(q.select(1, 0), k_all, v_all, scale, key_counts).unsqueeze(1);
   } else {
     // Absolute positions index k_all directly; the plain causal case passes none.
     bool every_position = !rows.defined() && L == 0;

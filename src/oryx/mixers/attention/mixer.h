@@ -34,6 +34,13 @@ class AttentionMixerImpl : public torch::nn::Module {
   torch::Tensor w_q, q_norm, k_norm, out_norm;
 
  private:
+  // Training without a cache when sequences query different positions, by the plan `runs`
+  // (layer/attention_runs.h): each sequence's own entries of mode-A tokens (chunk-sparse
+  // attention, attention_runs), or every position of the sequences that have a mode-A token
+  // when that is cheaper; ka are attention-ready keys.
+  torch::Tensor forward_runs(const torch::Tensor& x, const torch::Tensor& q_shared, const torch::Tensor& ka,
+                             const torch::Tensor& v, const AttentionRuns& runs, double scale) const;
+
   ModelConfig c_;
 };
 TORCH_MODULE(AttentionMixer);

@@ -1,0 +1,167 @@
+// `oryx bench generate`: prefill and decode speed and memory of generation over batch sizes,
+// contexts and schedules (bench/generate_bench.h), on random or loaded weights. Registered
+// under `oryx bench` by cmd_bench.cpp.
+#include <cstdio>
+#include <iostream>
+
+#include "oryx/bench/device_stats.h"
+#include "oryx/bench/generate_bench.h"
+#include "oryx/cli/commands.h"
+#include "oryx/cli/int_list.h"
+#include "oryx/cli/flag_limits.h"
+#include "oryx/cli/model_options.h"
+#include "oryx/common/device.h"
+#include "oryx/common/error.h"
+#include "oryx/common/progress.h"
+#include "oryx/model/params.h"
+
+namespace oryx::cli {
+
+namespace {
+
+struct BenchGenerateCliOptions {
+  ModelOptions model;
+  std::string batch_sizes = "1,16,64", contexts = "1024,8192,32768", schedules;
+  bool schedules_given = false;
+  int64_t max_seq_len = 0;  // 0: the largest context + new tokens
+  std::string precision = "auto";
+  bench::GenerateBenchOptions bench;
+  bool json = false;
+};
+
+nlohmann::json row_json(const bench::GenerateBenchRow& r) {
+  auto fig = [&r](double v) { return r.out_of_memory || v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
+  return {{"model", r.model},
+          {"schedule", r.schedule},
+          {"batch", r.batch},
+          {"context", r.context},
+          {"new_tokens", r.new_tokens},
+          {"decode_steps", r.decode_steps},
+          {"attention_fraction", fig(r.attention_fraction)},
+          {"out_of_memory", r.out_of_memory},
+          {"prefill_ms", fig(r.prefill_ms)},
+          {"prefill_tokens_per_s", fig(r.prefill_tokens_per_s)},
+          {"decode_ms_per_token", fig(r.decode_ms_per_token)},
+          {"decode_tokens_per_s", fig(r.decode_tokens_per_s)},
+          {"decode_setup_ms", fig(r.decode_setup_ms)},
+          {"cache_bytes", r.out_of_memory ? nlohmann::json(nullptr) : nlohmann::json(r.cache_bytes)},
+          {"peak_mem_gb", fig(r.peak_mem_gb)},
+          {"device", r.device},
+          {"gpu", r.gpu},
+          {"precision", r.precision}};
+}
+
+void print_row(const bench::GenerateBenchRow& r) {
+  std::printf("%-20s %6lld %8lld", r.schedule.c_str(), static_cast<long long>(r.batch),
+              static_cast<long long>(r.context));
+  if (r.out_of_memory) {
+    std::printf("  out of memory\n");
+  } else {
+    std::printf(" %11.2f %14.0f %14.3f %13.0f %10.2f", r.prefill_ms, r.prefill_tokens_per_s, r.decode_ms_per_token,
+                r.decode_tokens_per_s, static_cast<double>(r.cache_bytes) / 1e6);
+    if (r.peak_mem_gb >= 0)
+      std::printf(" %8.2f\n", r.peak_mem_gb);
+    else
+      std::printf(" %8s\n", "-");
+  }
+  std::fflush(stdout);
+}
+
+void run_bench_generate(BenchGenerateCliOptions o) {
+  auto& b = o.bench;
+  b.batch_sizes = parse_int_list("--batch-sizes", o.batch_sizes);
+  b.contexts = parse_int_list("--contexts", o.contexts);
+  if (o.schedules_given) {
+    ORYX_CHECK(!o.schedules.empty(), "bench generate: --schedules is empty");
+    b.schedules = split(o.schedules, ';');
+  }
+  const torch::Device device = device_parse(o.model.device);
+  const torch::ScalarType dtype = bench::generate_bench_dtype(o.precision, device);
+
+  ModelConfig cfg = model_options_config(o.model);
+  const int64_t trained_len = cfg.max_seq_len;
+  cfg.max_seq_len = o.max_seq_len > 0 ? o.max_seq_len : bench::generate_bench_max_seq_len(b);
+  // Before loading the weights, so that bad settings are refused at once.
+  bench::generate_bench_check(b, cfg);
+  const bool loaded = !cfg.weights.empty();
+  if (loaded && cfg.max_seq_len > trained_len)
+    std::fprintf(stderr, "oryx bench generate: warning: running '%s' up to %lld tokens, past its max_seq_len of %lld\n",
+                 cfg.name.c_str(), static_cast<long long>(cfg.max_seq_len), static_cast<long long>(trained_len));
+  auto model = model_load(cfg, o.model.seed);
+  model->to(device, dtype);
+  model->eval();
+  const int64_t params = param_counts(*model).total;
+  const std::string weights = loaded ? cfg.weights : "random (init seed " + std::to_string(o.model.seed) + ")";
+  const int64_t cases = static_cast<int64_t>(b.batch_sizes.size() * b.contexts.size() *
+                                             (b.schedules.empty() ? bench::generate_bench_default_schedules(cfg.kind).size()
+                                                                  : b.schedules.size()));
+
+  if (o.json) {
+    ProgressBar progress("bench generate", cases, "case");
+    int64_t done = 0;
+    auto rows = bench::bench_generate(model, b, [&](const bench::GenerateBenchRow& r) {
+      progress.update(++done, r.schedule + " B" + std::to_string(r.batch) + " T" + std::to_string(r.context));
+    });
+    progress.finish();
+    nlohmann::json j = {{"model", cfg.name},          {"kind", to_string(cfg.kind)},
+                        {"params", params},           {"weights", weights},
+                        {"device", device.str()},     {"gpu", rows.empty() ? "none" : rows[0].gpu},
+                        {"precision", rows.empty() ? "" : rows[0].precision},
+                        {"new_tokens", b.new_tokens}, {"warmup", b.warmup},
+                        {"max_seq_len", cfg.max_seq_len}, {"seed", b.seed},
+                        {"rows", nlohmann::json::array()}};
+    for (const auto& r : rows) j["rows"].push_back(row_json(r));
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::printf("%s (%s, %.1fM parameters), weights %s, %s, device %s (%s)\n", cfg.name.c_str(), to_string(cfg.kind),
+              params / 1e6, weights.c_str(), dtype == torch::kBFloat16 ? "bf16" : "fp32", device.str().c_str(),
+              device.is_cuda() ? bench::gpu_name().c_str() : "no GPU");
+  std::printf("greedy, %lld new tokens after a random prompt of `context` ids (seed %llu); %lld warm-up generate(s) "
+              "per case; max_seq_len %lld; times from generate()\n",
+              static_cast<long long>(b.new_tokens), static_cast<unsigned long long>(b.seed),
+              static_cast<long long>(b.warmup), static_cast<long long>(cfg.max_seq_len));
+  std::printf("%-20s %6s %8s %11s %14s %14s %13s %10s %8s\n", "schedule", "batch", "context", "prefill ms",
+              "prefill tok/s", "decode ms/tok", "decode tok/s", "cache MB", "peak GB");
+  std::fflush(stdout);
+  bench::bench_generate(model, b, print_row);
+}
+
+}  // namespace
+
+void register_bench_generate(CLI::App* bench) {
+  auto o = std::make_shared<BenchGenerateCliOptions>();
+  auto* cmd = bench->add_subcommand(
+      "generate",
+      "Time generation through generate() (prefill and decode, greedy, random prompts) over batch sizes, contexts and "
+      "schedules, with the cache's size and the GPU's peak memory.\n"
+      "Examples:\n"
+      "  oryx bench generate --config configs/oryx-gdn-350m.json --device cuda --schedules 'all-L;all-A;last:64,gen=L'\n"
+      "  oryx bench generate --config configs/transformer-350m.json --batch-sizes 1,16 --contexts 1024 --json\n"
+      "  oryx bench generate --checkpoint runs/out/demo/run/final --contexts 512 --new-tokens 32");
+  model_options_add(cmd, o->model);
+  cmd->add_option("--batch-sizes", o->batch_sizes, "comma-separated batch sizes")->capture_default_str();
+  cmd->add_option("--contexts", o->contexts, "comma-separated prompt lengths")->capture_default_str();
+  auto* sched = cmd->add_option("--schedules", o->schedules,
+                                "schedules separated by ';' (default: all-L;all-A;last:64,gen=L for Oryx models, "
+                                "all-A for transformers, all-L for linear models)");
+  cmd->add_option("--new-tokens", o->bench.new_tokens, "tokens generated per sequence (at least 2)")
+      ->capture_default_str()->check(in_range<int64_t>(2, kMaxSeqLen));
+  cmd->add_option("--warmup", o->bench.warmup, "untimed short generates per case")
+      ->capture_default_str()->check(in_range<int64_t>(0, 100));
+  cmd->add_option("--max-seq-len", o->max_seq_len,
+                  "the model's max_seq_len for this run (0 = the largest context + new tokens); a checkpoint may "
+                  "run past its own, with a warning")
+      ->capture_default_str()->check(in_range<int64_t>(0, kMaxSeqLen));
+  cmd->add_option("--precision", o->precision, "auto (bf16 on CUDA, fp32 on the CPU), fp32 or bf16: weights, "
+                  "activations and cache")->capture_default_str();
+  add_seed_option(cmd, "--seed", o->bench.seed, "prompt ids");
+  cmd->add_flag("--json", o->json, "print one JSON object with a \"rows\" array instead of a table");
+  cmd->callback([o, sched] {
+    auto opts = *o;
+    opts.schedules_given = sched->count() > 0;
+    run_bench_generate(opts);
+  });
+}
+
+}  // namespace oryx::cli

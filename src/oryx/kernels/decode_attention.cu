@@ -1,0 +1,122 @@
+// Flash-decoding: the chunk kernel scores its keys one key per thread (each thread reads a
+// whole key row, 16-byte loads), reduces max and sum across the block, then accumulates the
+// output with one thread per value dimension (neighbouring threads read neighbouring values
+// of a row: coalesced). The combine kernel rescales each chunk by exp(max_c - max) and divides
+// by the total sum.
+#include <cuda_bf16.h>
+
+#include <cfloat>
+
+#include "oryx/kernels/decode_attention.h"
+#include "oryx/kernels/bf16x8.cuh"
+
+namespace oryx::kernels {
+
+namespace {
+
+constexpr int kThreads = 128;
+
+__device__ __forceinline__ float block_reduce(float x, float* scratch, bool is_max) {
+  for (int off = 16; off > 0; off >>= 1) {
+    float y = __shfl_xor_sync(0xffffffff, x, off);
+    x = is_max ? fmaxf(x, y) : x + y;
+  }
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  __syncthreads();  // scratch may still be read by the previous reduction
+  if (lane == 0) scratch[warp] = x;
+  __syncthreads();
+  float r = scratch[0];
+  for (int w = 1; w < kThreads / 32; ++w) r = is_max ? fmaxf(r, scratch[w]) : r + scratch[w];
+  return r;
+}
+
+template <int D>
+__global__ void __launch_bounds__(kThreads) decode_chunk_kernel(DecodeAttentionParams p) {
+  const int b = blockIdx.x, h = blockIdx.y, c = blockIdx.z;
+  const int n = static_cast<int>(p.key_counts[b]);
+  const int start = c * kSplitKeys, end = min(n, start + kSplitKeys);
+  float* part = p.partial + ((static_cast<int64_t>(b) * p.H + h) * p.splits + c) * (D + 2);
+  if (start >= end) {
+    if (threadIdx.x == 0) {
+      part[D] = -FLT_MAX;
+      part[D + 1] = 0.f;
+    }
+    return;
+  }
+  __shared__ float q[D];
+  __shared__ float prob[kSplitKeys];
+  __shared__ float scratch[kThreads / 32];
+  for (int d = threadIdx.x; d < D; d += kThreads)
+    q[d] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(p.q)[(static_cast<int64_t>(b) * p.H + h) * D + d]);
+  __syncthreads();
+  const int64_t row = static_cast<int64_t>(p.H) * D;
+  const bf16_bits* kb = p.k + b * p.batch_stride + static_cast<int64_t>(h) * D;
+  const bf16_bits* vb = p.v + b * p.batch_stride + static_cast<int64_t>(h) * D;
+  float local_max = -FLT_MAX;
+  for (int j = start + threadIdx.x; j < end; j += kThreads) {
+    const Bf16x8* kr = reinterpret_cast<const Bf16x8*>(kb + j * row);
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) {
+      Bf16x8 k8 = kr[i];
+#pragma unroll
+      for (int e = 0; e < 8; ++e) s = fmaf(q[i * 8 + e], __bfloat162float(k8.v[e]), s);
+    }
+    s *= p.scale;
+    prob[j - start] = s;
+    local_max = fmaxf(local_max, s);
+  }
+  const float m = block_reduce(local_max, scratch, true);
+  float local_sum = 0.f;
+  for (int j = start + threadIdx.x; j < end; j += kThreads) {
+    float e = __expf(prob[j - start] - m);
+    prob[j - start] = e;
+    local_sum += e;
+  }
+  const float l = block_reduce(local_sum, scratch, false);  // its __syncthreads also publishes prob
+  for (int d = threadIdx.x; d < D; d += kThreads) {
+    float acc = 0.f;
+    for (int j = start; j < end; ++j)
+      acc = fmaf(prob[j - start], __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(vb + j * row)[d]), acc);
+    part[d] = acc;
+  }
+  if (threadIdx.x == 0) {
+    part[D] = m;
+    part[D + 1] = l;
+  }
+}
+
+template <int D>
+__global__ void __launch_bounds__(D) decode_combine_kernel(DecodeAttentionParams p) {
+  const int b = blockIdx.x, h = blockIdx.y, d = threadIdx.x;
+  const float* parts = p.partial + (static_cast<int64_t>(b) * p.H + h) * p.splits * (D + 2);
+  float m = -FLT_MAX;
+  for (int c = 0; c < p.splits; ++c) m = fmaxf(m, parts[c * (D + 2) + D]);
+  float l = 0.f, acc = 0.f;
+  for (int c = 0; c < p.splits; ++c) {
+    const float* part = parts + c * (D + 2);
+    if (part[D + 1] == 0.f) continue;  // a chunk past the sequence's keys
+    const float w = __expf(part[D] - m);
+    l += w * part[D + 1];
+    acc += w * part[d];
+  }
+  reinterpret_cast<__nv_bfloat16*>(p.o)[(static_cast<int64_t>(b) * p.H + h) * D + d] = __float2bfloat16(acc / l);
+}
+
+template <int D>
+void launch(const DecodeAttentionParams& p, cudaStream_t stream) {
+  decode_chunk_kernel<D><<<dim3(p.B, p.H, p.splits), kThreads, 0, stream>>>(p);
+  decode_combine_kernel<D><<<dim3(p.B, p.H), D, 0, stream>>>(p);
+}
+
+}  // namespace
+
+bool decode_attention_dim_supported(int D) { return D == 64 || D == 128; }
+
+void decode_attention(const DecodeAttentionParams& p, cudaStream_t stream) {
+  if (p.B == 0 || p.H == 0) return;
+  if (p.D == 64) launch<64>(p, stream);
+  if (p.D == 128) launch<128>(p, stream);
+}
+
+}  // namespace oryx::kernels
