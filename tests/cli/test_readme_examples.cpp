@@ -120,12 +120,17 @@ void check_command(const std::string& command, const std::string& source) {
     const std::string flag = a.substr(0, a.find('='));
     EXPECT_TRUE(std::regex_search(help.out, std::regex(flag + "([^a-z-]|$)"))) << "oryx " << sub << " has no " << flag;
     const std::string value = i + 1 < args.size() ? args[i + 1] : "";
-    if (flag == "--schedule") EXPECT_NO_THROW(schedule_parse(value)) << value;
-    if (flag == "--schedules")
+    // Braces: gtest's EXPECT_* macros are if-else statements.
+    if (flag == "--schedule") {
+      EXPECT_NO_THROW(schedule_parse(value)) << value;
+    }
+    if (flag == "--schedules") {
       EXPECT_NO_THROW(sweep_parse(value, shipped_config("oryx-gdn-tiny"))) << value;
-    if (flag == "--config" || flag == "--plan" || flag == "--run")
-      if (value.rfind("configs/", 0) == 0 || value.rfind("runs/", 0) == 0)
-        EXPECT_TRUE(std::filesystem::is_regular_file(kSource + "/" + value)) << value << " is not shipped";
+    }
+    bool shipped = value.rfind("configs/", 0) == 0 || value.rfind("runs/", 0) == 0;
+    if ((flag == "--config" || flag == "--plan" || flag == "--run") && shipped) {
+      EXPECT_TRUE(std::filesystem::is_regular_file(kSource + "/" + value)) << value << " is not shipped";
+    }
   }
 }
 

@@ -34,7 +34,9 @@ TEST(LayerOps, FusedNormsMatchTheirFormulas) {
         (yf.to(torch::kFloat64) * wy).sum().backward();
         (yr.to(torch::kFloat64) * wy).sum().backward();
         EXPECT_LT(max_rel_error(xf.grad().to(torch::kFloat64), xr.grad().to(torch::kFloat64)), 2 * tol) << l2;
-        if (!l2) EXPECT_LT(max_rel_error(wf.grad(), wr.grad()), 2 * tol);
+        if (!l2) {
+          EXPECT_LT(max_rel_error(wf.grad(), wr.grad()), 2 * tol);
+        }
       }
     }
   }
