@@ -75,7 +75,7 @@ bool kernels_short_conv_supported(const Tensor& x, const Tensor& weight) {
   if (!x.is_cuda() || x.scalar_type() != torch::kBFloat16 || x.dim() != 3 || weight.dim() != 2) return false;
   if (weight.size(0) != x.size(2) || !K::short_conv_width_supported(static_cast<int>(weight.size(1)))) return false;
   if (x.numel() >= std::numeric_limits<int>::max() || x.size(1) == 0) return false;
-  return at::cuda::getDeviceProperties(x.device().index())->major == 9;
+  return K::is_hopper(x);
 }
 
 Tensor kernels_short_conv(const Tensor& x, const Tensor& weight, bool silu) {

@@ -32,7 +32,7 @@ K::CrossEntropyParams params_of(const torch::Tensor& logits, const torch::Tensor
 bool kernels_cross_entropy_supported(const torch::Tensor& logits) {
   return logits.is_cuda() && logits.scalar_type() == torch::kBFloat16 && logits.dim() == 2 &&
          logits.is_contiguous() && logits.size(1) > 0 && logits.size(1) < std::numeric_limits<int>::max() &&
-         at::cuda::getDeviceProperties(logits.device().index())->major == 9;
+         K::is_hopper(logits);
 }
 
 void kernels_cross_entropy_forward(const torch::Tensor& logits, const torch::Tensor& targets, torch::Tensor& lse,

@@ -8,7 +8,7 @@
 #include <cfloat>
 
 #include "oryx/kernels/decode_attention.h"
-#include "oryx/kernels/bf16x8.cuh"
+#include "oryx/kernels/device_common.cuh"
 
 namespace oryx::kernels {
 

@@ -24,7 +24,7 @@ bool kernels_decode_attention_supported(const torch::Tensor& q, const torch::Ten
   if (!rows_contiguous(k) || !rows_contiguous(v) || k.stride(0) != v.stride(0)) return false;
   auto aligned = [](const torch::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; };
   if (!aligned(k) || !aligned(v)) return false;  // 16-byte row loads
-  return at::cuda::getDeviceProperties(q.device().index())->major == 9;
+  return K::is_hopper(q);
 }
 
 torch::Tensor kernels_decode_attention(const torch::Tensor& q_in, const torch::Tensor& k, const torch::Tensor& v,

@@ -6,7 +6,7 @@
 #include <cuda_bf16.h>
 
 #include "oryx/kernels/entry_key_sum.h"
-#include "oryx/kernels/bf16x8.cuh"
+#include "oryx/kernels/device_common.cuh"
 
 namespace oryx::kernels {
 

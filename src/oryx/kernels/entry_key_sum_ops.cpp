@@ -13,7 +13,7 @@ namespace K = kernels;
 bool kernels_entry_key_sum_supported(const torch::Tensor& dk, const torch::Tensor& dv) {
   if (!dk.is_cuda() || dk.scalar_type() != torch::kBFloat16 || dv.scalar_type() != torch::kBFloat16) return false;
   if (dk.sizes() != dv.sizes() || dk.dim() != 3 || (dk.size(1) * dk.size(2)) % 8 != 0) return false;
-  return at::cuda::getDeviceProperties(dk.device().index())->major == 9;
+  return K::is_hopper(dk);
 }
 
 std::pair<torch::Tensor, torch::Tensor> kernels_entry_key_sum(const torch::Tensor& dk_in, const torch::Tensor& dv_in,

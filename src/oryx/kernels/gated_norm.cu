@@ -8,6 +8,7 @@
 #include <cuda_bf16.h>
 
 #include "oryx/kernels/gated_norm.h"
+#include "oryx/kernels/device_common.cuh"
 
 namespace oryx::kernels {
 
@@ -16,18 +17,6 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kRowsPerWarp = 16;
 
-__device__ __forceinline__ float load(const bf16_bits* p) {
-  return __bfloat162float(*reinterpret_cast<const __nv_bfloat16*>(p));
-}
-__device__ __forceinline__ void store(bf16_bits* p, float v) {
-  *reinterpret_cast<__nv_bfloat16*>(p) = __float2bfloat16(v);
-}
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffff, v, off);
-  return v;
-}
-__device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + __expf(-x)); }
 
 template <int V>
 __global__ void __launch_bounds__(kWarps * 32) gated_norm_fwd_kernel(GatedNormParams p) {
@@ -38,15 +27,15 @@ __global__ void __launch_bounds__(kWarps * 32) gated_norm_fwd_kernel(GatedNormPa
     float o[M], ss = 0.f;
 #pragma unroll
     for (int m = 0; m < M; ++m) {
-      o[m] = load(p.o + row * V + lane + 32 * m);
+      o[m] = load_bf16(p.o + row * V + lane + 32 * m);
       ss += o[m] * o[m];
     }
     const float rstd = rsqrtf(warp_sum(ss) / V + p.eps);
 #pragma unroll
     for (int m = 0; m < M; ++m) {
       const int j = lane + 32 * m;
-      const float g = load(p.gate + row * V + j);
-      store(p.y + row * V + j, o[m] * rstd * p.w[j] * (g * sigmoid(g)));
+      const float g = load_bf16(p.gate + row * V + j);
+      store_bf16(p.y + row * V + j, o[m] * rstd * p.w[j] * (g * sigmoid(g)));
     }
   }
 }
@@ -60,34 +49,28 @@ __global__ void __launch_bounds__(kWarps * 32) gated_norm_bwd_kernel(GatedNormPa
   for (int64_t row = first; row < min(first + kRowsPerWarp, p.rows); ++row) {
     float o[M], dn[M], ss = 0.f, dno = 0.f;
 #pragma unroll
-    for (int m = 0; m < M; ++m) o[m] = load(p.o + row * V + lane + 32 * m);
+    for (int m = 0; m < M; ++m) o[m] = load_bf16(p.o + row * V + lane + 32 * m);
 #pragma unroll
     for (int m = 0; m < M; ++m) ss += o[m] * o[m];
     const float rstd = rsqrtf(warp_sum(ss) / V + p.eps);
 #pragma unroll
     for (int m = 0; m < M; ++m) {
       const int j = lane + 32 * m;
-      const float g = load(p.gate + row * V + j), dy = load(p.dy + row * V + j);
+      const float g = load_bf16(p.gate + row * V + j), dy = load_bf16(p.dy + row * V + j);
       const float sg = sigmoid(g), a = g * sg, n = o[m] * rstd;
-      store(p.dgate + row * V + j, dy * n * p.w[j] * sg * (1.f + g * (1.f - sg)));
+      store_bf16(p.dgate + row * V + j, dy * n * p.w[j] * sg * (1.f + g * (1.f - sg)));
       dw[m] += dy * n * a;
       dn[m] = dy * p.w[j] * a;
       dno += dn[m] * o[m];
     }
     const float coef = warp_sum(dno) / V * rstd * rstd;
 #pragma unroll
-    for (int m = 0; m < M; ++m) store(p.dout + row * V + lane + 32 * m, rstd * (dn[m] - o[m] * coef));
+    for (int m = 0; m < M; ++m) store_bf16(p.dout + row * V + lane + 32 * m, rstd * (dn[m] - o[m] * coef));
   }
   __shared__ float part[kWarps][V];
 #pragma unroll
   for (int m = 0; m < M; ++m) part[warp][lane + 32 * m] = dw[m];
-  __syncthreads();
-  for (int j = threadIdx.x; j < V; j += kWarps * 32) {
-    float sum = 0.f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) sum += part[w][j];
-    atomicAdd(p.dw + j, sum);
-  }
+  add_block_columns(part, p.dw);
 }
 
 template <int V>

@@ -73,7 +73,7 @@ bool kernels_gated_norm_supported(const Tensor& o, const Tensor& gate, const Ten
   if (o.sizes() != gate.sizes() || o.dim() < 1 || !K::gated_norm_dim_supported(static_cast<int>(o.size(-1))))
     return false;
   if (weight.dim() != 1 || weight.size(0) != o.size(-1) || !weight.is_floating_point()) return false;
-  return at::cuda::getDeviceProperties(o.device().index())->major == 9;
+  return K::is_hopper(o);
 }
 
 Tensor kernels_gated_norm(const Tensor& o, const Tensor& gate, const Tensor& weight, double eps) {

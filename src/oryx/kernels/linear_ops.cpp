@@ -39,10 +39,6 @@ K::Mixer mixer_of(LinearKind kind) {
   return kind == LinearKind::GatedDeltaNet ? K::Mixer::Gdn : K::Mixer::Ssd;
 }
 
-bool is_hopper(const Tensor& t) {
-  return at::cuda::getDeviceProperties(t.device().index())->major == 9;
-}
-
 // Everything the forward produced that the backward reads.
 struct Saved {
   Tensor G, F, P, A, W, E, h;
@@ -199,7 +195,7 @@ bool kernels_linear_supported(const Tensor& q, const Tensor& k, const Tensor& v)
       v.scalar_type() != torch::kBFloat16)
     return false;
   if (!K::linear_dims_supported(static_cast<int>(q.size(3)), static_cast<int>(v.size(3)))) return false;
-  return is_hopper(q);
+  return K::is_hopper(q);
 }
 
 bool kernels_step_supported(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& state) {
@@ -210,7 +206,7 @@ bool kernels_step_supported(const Tensor& q, const Tensor& k, const Tensor& v, c
     return false;
   int64_t Kd = q.size(2), Vd = v.size(2);
   if (!((Kd == 64 || Kd == 128) && (Vd == 64 || Vd == 128))) return false;
-  return is_hopper(q);
+  return K::is_hopper(q);
 }
 
 RecurrenceOutput kernels_linear_chunked(LinearKind kind, const Tensor& q, const Tensor& k,

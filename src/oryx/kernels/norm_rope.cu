@@ -12,6 +12,7 @@
 #include <cuda_bf16.h>
 
 #include "oryx/kernels/norm_rope.h"
+#include "oryx/kernels/device_common.cuh"
 
 namespace oryx::kernels {
 
@@ -20,18 +21,7 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kRowsPerWarp = 16;
 
-__device__ __forceinline__ float load(const bf16_bits* p) {
-  return __bfloat162float(*reinterpret_cast<const __nv_bfloat16*>(p));
-}
 __device__ __forceinline__ float round_bf16(float v) { return __bfloat162float(__float2bfloat16(v)); }
-__device__ __forceinline__ void store(bf16_bits* p, float v) {
-  *reinterpret_cast<__nv_bfloat16*>(p) = __float2bfloat16(v);
-}
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffff, v, off);
-  return v;
-}
 
 template <int K>
 struct Row {
@@ -69,8 +59,8 @@ __global__ void __launch_bounds__(kWarps * 32) norm_rope_fwd_kernel(NormRopePara
     float ss = 0.f;
 #pragma unroll
     for (int m = 0; m < Row<K>::M; ++m) {
-      r.a[m] = load(x + lane + 32 * m);
-      r.b[m] = load(x + lane + 32 * m + K / 2);
+      r.a[m] = load_bf16(x + lane + 32 * m);
+      r.b[m] = load_bf16(x + lane + 32 * m + K / 2);
       ss += r.a[m] * r.a[m] + r.b[m] * r.b[m];
     }
     if (p.w) {
@@ -86,8 +76,8 @@ __global__ void __launch_bounds__(kWarps * 32) norm_rope_fwd_kernel(NormRopePara
     bf16_bits* y = p.y + row * K;
 #pragma unroll
     for (int m = 0; m < Row<K>::M; ++m) {
-      store(y + lane + 32 * m, r.a[m] * c[m] - r.b[m] * s[m]);
-      store(y + lane + 32 * m + K / 2, r.b[m] * c[m] + r.a[m] * s[m]);
+      store_bf16(y + lane + 32 * m, r.a[m] * c[m] - r.b[m] * s[m]);
+      store_bf16(y + lane + 32 * m + K / 2, r.b[m] * c[m] + r.a[m] * s[m]);
     }
   }
 }
@@ -104,7 +94,7 @@ __global__ void __launch_bounds__(kWarps * 32) norm_rope_bwd_kernel(NormRopePara
     Row<K> dn;  // gradient of the rotation's input
 #pragma unroll
     for (int m = 0; m < Row<K>::M; ++m) {
-      const float ga = load(dy + lane + 32 * m), gb = load(dy + lane + 32 * m + K / 2);
+      const float ga = load_bf16(dy + lane + 32 * m), gb = load_bf16(dy + lane + 32 * m + K / 2);
       dn.a[m] = ga * c[m] + gb * s[m];
       dn.b[m] = gb * c[m] - ga * s[m];
     }
@@ -112,8 +102,8 @@ __global__ void __launch_bounds__(kWarps * 32) norm_rope_bwd_kernel(NormRopePara
     if (!p.w) {
 #pragma unroll
       for (int m = 0; m < Row<K>::M; ++m) {
-        store(dx + lane + 32 * m, dn.a[m]);
-        store(dx + lane + 32 * m + K / 2, dn.b[m]);
+        store_bf16(dx + lane + 32 * m, dn.a[m]);
+        store_bf16(dx + lane + 32 * m + K / 2, dn.b[m]);
       }
       continue;
     }
@@ -122,8 +112,8 @@ __global__ void __launch_bounds__(kWarps * 32) norm_rope_bwd_kernel(NormRopePara
     float ss = 0.f, gx = 0.f;
 #pragma unroll
     for (int m = 0; m < Row<K>::M; ++m) {
-      xr.a[m] = load(x + lane + 32 * m);
-      xr.b[m] = load(x + lane + 32 * m + K / 2);
+      xr.a[m] = load_bf16(x + lane + 32 * m);
+      xr.b[m] = load_bf16(x + lane + 32 * m + K / 2);
       ss += xr.a[m] * xr.a[m] + xr.b[m] * xr.b[m];
       // g = dn * w, and sum(g x) for the normalisation's term
       gx += dn.a[m] * p.w[lane + 32 * m] * xr.a[m] + dn.b[m] * p.w[lane + 32 * m + K / 2] * xr.b[m];
@@ -133,8 +123,8 @@ __global__ void __launch_bounds__(kWarps * 32) norm_rope_bwd_kernel(NormRopePara
 #pragma unroll
     for (int m = 0; m < Row<K>::M; ++m) {
       const int j = lane + 32 * m;
-      store(dx + j, rstd * (dn.a[m] * p.w[j] - xr.a[m] * coef));
-      store(dx + j + K / 2, rstd * (dn.b[m] * p.w[j + K / 2] - xr.b[m] * coef));
+      store_bf16(dx + j, rstd * (dn.a[m] * p.w[j] - xr.a[m] * coef));
+      store_bf16(dx + j + K / 2, rstd * (dn.b[m] * p.w[j + K / 2] - xr.b[m] * coef));
       dwa[m] += dn.a[m] * xr.a[m] * rstd;
       dwb[m] += dn.b[m] * xr.b[m] * rstd;
     }
@@ -146,13 +136,7 @@ __global__ void __launch_bounds__(kWarps * 32) norm_rope_bwd_kernel(NormRopePara
     part[warp][lane + 32 * m] = dwa[m];
     part[warp][lane + 32 * m + K / 2] = dwb[m];
   }
-  __syncthreads();
-  for (int j = threadIdx.x; j < K; j += kWarps * 32) {
-    float sum = 0.f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) sum += part[w][j];
-    atomicAdd(p.dw + j, sum);
-  }
+  add_block_columns(part, p.dw);
 }
 
 template <int K>

@@ -82,7 +82,7 @@ bool kernels_norm_rope_supported(const Tensor& x, const Tensor& weight, const Te
   if (weight.defined() && (weight.dim() != 1 || weight.size(0) != x.size(3) || !weight.is_floating_point())) return false;
   if (positions.defined() && (positions.dim() != 1 || positions.size(0) != x.size(1) || positions.device() != x.device()))
     return false;
-  return at::cuda::getDeviceProperties(x.device().index())->major == 9;
+  return K::is_hopper(x);
 }
 
 Tensor kernels_norm_rope(const Tensor& x, const Tensor& weight, const Tensor& positions, double theta, double eps) {

@@ -14,6 +14,7 @@
 #include <cuda_bf16.h>
 
 #include "oryx/kernels/short_conv.h"
+#include "oryx/kernels/device_common.cuh"
 
 namespace oryx::kernels {
 
@@ -22,13 +23,6 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kTile = 64;
 
-__device__ __forceinline__ float load(const bf16_bits* p) {
-  return __bfloat162float(*reinterpret_cast<const __nv_bfloat16*>(p));
-}
-__device__ __forceinline__ void store(bf16_bits* p, float v) {
-  *reinterpret_cast<__nv_bfloat16*>(p) = __float2bfloat16(v);
-}
-__device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + __expf(-x)); }
 
 template <int W, bool SILU>
 __global__ void __launch_bounds__(kThreads) short_conv_fwd_kernel(ShortConvParams p) {
@@ -38,18 +32,18 @@ __global__ void __launch_bounds__(kThreads) short_conv_fwd_kernel(ShortConvParam
   const size_t base = static_cast<size_t>(blockIdx.z) * p.T * p.C + c;
   float w[W], win[W];
 #pragma unroll
-  for (int j = 0; j < W; ++j) w[j] = load(p.w + c * W + j);
+  for (int j = 0; j < W; ++j) w[j] = load_bf16(p.w + c * W + j);
 #pragma unroll
   for (int j = 0; j < W - 1; ++j) {
     const int t = t0 - (W - 1) + j;
-    win[j] = t >= 0 ? load(p.x + base + static_cast<size_t>(t) * p.C) : 0.f;
+    win[j] = t >= 0 ? load_bf16(p.x + base + static_cast<size_t>(t) * p.C) : 0.f;
   }
   for (int t = t0; t < t1; ++t) {
-    win[W - 1] = load(p.x + base + static_cast<size_t>(t) * p.C);
+    win[W - 1] = load_bf16(p.x + base + static_cast<size_t>(t) * p.C);
     float acc = 0.f;
 #pragma unroll
     for (int j = 0; j < W; ++j) acc = fmaf(w[j], win[j], acc);
-    store(p.y + base + static_cast<size_t>(t) * p.C, SILU ? acc * sigmoid(acc) : acc);
+    store_bf16(p.y + base + static_cast<size_t>(t) * p.C, SILU ? acc * sigmoid(acc) : acc);
 #pragma unroll
     for (int j = 0; j < W - 1; ++j) win[j] = win[j + 1];
   }
@@ -64,17 +58,17 @@ __global__ void __launch_bounds__(kThreads) short_conv_bwd_kernel(ShortConvParam
   if (c >= p.C) return;
   const int t0 = blockIdx.y * kTile, t1 = min(p.T, t0 + kTile);
   const size_t base = static_cast<size_t>(blockIdx.z) * p.T * p.C + c;
-  auto x_at = [&](int t) { return t >= 0 && t < p.T ? load(p.x + base + static_cast<size_t>(t) * p.C) : 0.f; };
+  auto x_at = [&](int t) { return t >= 0 && t < p.T ? load_bf16(p.x + base + static_cast<size_t>(t) * p.C) : 0.f; };
   float w[W], xwin[2 * W - 1], gwin[W], dw[W];
 #pragma unroll
   for (int j = 0; j < W; ++j) {
-    w[j] = load(p.w + c * W + j);
+    w[j] = load_bf16(p.w + c * W + j);
     dw[j] = 0.f;
   }
   // The gradient at the pre-activation of position u, from the window entries x[u-(W-1)..u].
   auto grad_at = [&](int u, const float* xs) {
     if (u >= p.T) return 0.f;
-    float g = load(p.dy + base + static_cast<size_t>(u) * p.C);
+    float g = load_bf16(p.dy + base + static_cast<size_t>(u) * p.C);
     if (SILU) {
       float y = 0.f;
 #pragma unroll
@@ -97,7 +91,7 @@ __global__ void __launch_bounds__(kThreads) short_conv_bwd_kernel(ShortConvParam
       dx = fmaf(w[j], gwin[W - 1 - j], dx);
       dw[j] = fmaf(gwin[0], xwin[j], dw[j]);
     }
-    store(p.dx + base + static_cast<size_t>(s) * p.C, dx);
+    store_bf16(p.dx + base + static_cast<size_t>(s) * p.C, dx);
 #pragma unroll
     for (int j = 0; j < 2 * W - 2; ++j) xwin[j] = xwin[j + 1];
 #pragma unroll

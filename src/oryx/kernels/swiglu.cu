@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "oryx/kernels/swiglu.h"
-#include "oryx/kernels/bf16x8.cuh"
+#include "oryx/kernels/device_common.cuh"
 
 namespace oryx::kernels {
 
@@ -16,7 +16,6 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kVec = 8;
 
-__device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + __expf(-x)); }
 
 template <int N>
 __device__ __forceinline__ void load(const bf16_bits* p, int64_t i, float (&out)[N]) {

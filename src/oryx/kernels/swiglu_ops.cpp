@@ -58,7 +58,7 @@ class SwiGluFunction : public torch::autograd::Function<SwiGluFunction> {
 bool kernels_swiglu_supported(const Tensor& gate, const Tensor& up) {
   if (!gate.is_cuda() || gate.scalar_type() != torch::kBFloat16 || up.scalar_type() != torch::kBFloat16) return false;
   if (gate.sizes() != up.sizes() || gate.device() != up.device()) return false;
-  return at::cuda::getDeviceProperties(gate.device().index())->major == 9;
+  return K::is_hopper(gate);
 }
 
 Tensor kernels_swiglu(const Tensor& gate, const Tensor& up) { return SwiGluFunction::apply(gate, up); }
