@@ -89,13 +89,8 @@ torch::Tensor AttentionMixerImpl::forward(const torch::Tensor& x, const torch::T
   } else if (cache) {
     cache->k.narrow(1, L, T).copy_(ka);
     cache->v.narrow(1, L, T).copy_(v);
-    // A prefill from an empty cache attends over this call's own (contiguous) keys: the
-    // cache's narrowed view has the capacity's batch stride, which SDPA's flash kernels
-    // refuse (it would fall back to fp32 math).
-    if (L > 0) {
-      k_all = cache->k.narrow(1, 0, L + T);
-      v_all = cache->v.narrow(1, 0, L + T);
-    }
+    k_all = cache->k.narrow(1, 0, L + T);
+    v_all = cache->v.narrow(1, 0, L + T);
   }
   if (!modes.any_a) return {};
   double scale = 1.0 / std::sqrt(static_cast<double>(K));
