@@ -275,6 +275,26 @@ void run_short_conv_case(int64_t B, int64_t T, int64_t C, int64_t W, bool silu, 
          max_rel_error(yr.detach().to(torch::kBFloat16), yr.detach()));
 }
 
+// The decoding step of the short convolution (short_conv_cached with a cache window, one
+// token, bf16: the step kernel, window shifted in place) against short_conv_step in fp32 on
+// the same bf16 values, output and new window.
+void run_short_conv_step_case(int64_t B, int64_t C, int64_t W, bool silu, uint64_t seed_value) {
+  seed(seed_value);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  auto x = torch::randn({B, 1, C}, cuda).to(torch::kBFloat16);
+  auto w = (torch::randn({C, W}, cuda) * 0.5).to(torch::kBFloat16);
+  auto state = torch::randn({B, W - 1, C}, cuda).to(torch::kBFloat16);
+  auto state_k = state.clone();
+  auto yk = short_conv_cached(x, w, &state_k, /*allow_step=*/true, silu);
+  auto r = short_conv_step(x.select(1, 0).to(torch::kFloat32), w.to(torch::kFloat32), state.to(torch::kFloat32));
+  auto yr = silu ? torch::silu(r.y) : r.y;
+  char id[96];
+  std::snprintf(id, sizeof id, "short_conv step B%lld C%lld W%lld%s", (long long)B, (long long)C, (long long)W,
+                silu ? " silu" : "");
+  report(id, {check("y", yk.select(1, 0), yr, kBoundForward), check("window", state_k, r.state, kBoundForward)},
+         max_rel_error(yr.to(torch::kBFloat16), yr));
+}
+
 // The fused norms (at::rms_norm on CUDA) against the formulas written out, fp32 and bf16
 // inputs, values and gradients.
 void run_norm_case(int64_t rows, int64_t D, torch::ScalarType dt, uint64_t seed_value) {
@@ -435,6 +455,8 @@ int main() {
   for (auto [B, T, C, W] : std::vector<std::array<int64_t, 4>>{
            {2, 1, 64, 4}, {2, 63, 130, 4}, {3, 65, 1000, 4}, {1, 4113, 256, 3}, {8, 2048, 1024, 4}, {2, 100, 96, 2}})
     for (bool silu : {false, true}) guarded("short_conv", [&] { run_short_conv_case(B, T, C, W, silu, ++s); });
+  for (auto [B, C, W] : std::vector<std::array<int64_t, 3>>{{1, 64, 4}, {3, 1000, 4}, {64, 896, 4}, {2, 130, 2}, {5, 96, 3}})
+    for (bool silu : {false, true}) guarded("short_conv step", [&] { run_short_conv_step_case(B, C, W, silu, ++s); });
   for (auto dt : {torch::kFloat32, torch::kBFloat16})
     for (auto [rows, D] : std::vector<std::array<int64_t, 2>>{{7, 64}, {300, 1024}, {33, 130}})
       guarded("norms", [&] { run_norm_case(rows, D, dt, ++s); });

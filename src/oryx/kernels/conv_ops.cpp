@@ -82,4 +82,29 @@ Tensor kernels_short_conv(const Tensor& x, const Tensor& weight, bool silu) {
   return ShortConvFunction::apply(x, weight, silu);
 }
 
+bool kernels_short_conv_step_supported(const Tensor& x, const Tensor& weight, const Tensor& state) {
+  if (!kernels_short_conv_supported(x, weight) || x.size(1) != 1) return false;
+  return state.scalar_type() == torch::kBFloat16 && state.is_contiguous() && state.dim() == 3 &&
+         state.size(0) == x.size(0) && state.size(1) == weight.size(1) - 1 && state.size(2) == x.size(2);
+}
+
+Tensor kernels_short_conv_step(const Tensor& x_in, const Tensor& weight, Tensor& state, bool silu) {
+  c10::cuda::CUDAGuard guard(x_in.device());
+  auto x = x_in.contiguous();
+  auto w = weight.detach().to(x.scalar_type()).contiguous();
+  auto y = torch::empty_like(x);
+  K::ShortConvStepParams p;
+  p.B = static_cast<int>(x.size(0));
+  p.C = static_cast<int>(x.size(2));
+  p.W = static_cast<int>(w.size(1));
+  p.silu = silu;
+  p.x = K::bf16_ptr(x);
+  p.w = K::bf16_ptr(w);
+  p.state = K::bf16_mut_ptr(state);
+  p.y = K::bf16_mut_ptr(y);
+  K::short_conv_step(p, at::cuda::getCurrentCUDAStream());
+  K::check_launch("short_conv step");
+  return y;
+}
+
 }  // namespace oryx

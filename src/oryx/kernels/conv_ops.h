@@ -14,4 +14,11 @@ bool kernels_short_conv_supported(const torch::Tensor& x, const torch::Tensor& w
 // backward kernel).
 torch::Tensor kernels_short_conv(const torch::Tensor& x, const torch::Tensor& weight, bool silu);
 
+// The decoding step with a carried window: x [B,1,C] bf16, state [B,W-1,C] bf16 contiguous
+// (updated in place), as short_conv_step + SiLU (with `silu`) compute it. True when it applies.
+bool kernels_short_conv_step_supported(const torch::Tensor& x, const torch::Tensor& weight,
+                                       const torch::Tensor& state);
+torch::Tensor kernels_short_conv_step(const torch::Tensor& x, const torch::Tensor& weight, torch::Tensor& state,
+                                      bool silu);
+
 }  // namespace oryx

@@ -20,10 +20,23 @@ struct ShortConvParams {
   float* dw = nullptr;
 };
 
+// The decoding step: one token per sequence. y[b,c] = sum_j w[c,j] window[b,j,c] over the
+// window [state (W-1 inputs, oldest first), x]; then the state shifts in place (x appended).
+// x, y bf16 [B,C]; state bf16 [B,W-1,C]; all contiguous. One thread per (sequence, channel).
+struct ShortConvStepParams {
+  int B = 0, C = 0, W = 0;
+  bool silu = false;
+  const bf16_bits* x = nullptr;
+  const bf16_bits* w = nullptr;
+  bf16_bits* state = nullptr;
+  bf16_bits* y = nullptr;
+};
+
 // Widths with a compiled kernel (2 to 4 taps).
 bool short_conv_width_supported(int W);
 
 void short_conv_forward(const ShortConvParams& p, cudaStream_t stream);
 void short_conv_backward(const ShortConvParams& p, cudaStream_t stream);
+void short_conv_step(const ShortConvStepParams& p, cudaStream_t stream);
 
 }  // namespace oryx::kernels

@@ -183,6 +183,10 @@ torch::Tensor short_conv_cached(const torch::Tensor& x, const torch::Tensor& wei
   // Without a cache there is no carried window to read or write: the fused kernel's case.
   if (!state && !reference_forced() && kernels_short_conv_supported(x, weight))
     return kernels_short_conv(x, weight, silu);
+  // A decoding step in Model::decode_step: one kernel reads the window and shifts it in place.
+  if (state && allow_step && cache_writes_in_place() && !reference_forced() &&
+      kernels_short_conv_step_supported(x, weight, *state))
+    return kernels_short_conv_step(x, weight, *state, silu);
 #endif
   auto y = short_conv_window(x, weight, state, allow_step);
   return silu ? torch::silu(y) : y;

@@ -57,8 +57,8 @@ ConvOutput short_conv_step(const torch::Tensor& x, const torch::Tensor& weight,
 // The short convolution as the layer and the mixers apply it, followed by SiLU when `silu`.
 // `state` is the cache's window (nullptr without a cache), overwritten in place with the new
 // one. A single token with a cache goes through short_conv_step when `allow_step` (decoding);
-// everything else through short_conv, or, without a cache, the fused kernel
-// (kernels/short_conv.cu) on bf16 CUDA tensors.
+// everything else through short_conv. On bf16 CUDA tensors the fused kernels
+// (kernels/short_conv.cu) take both cases without a cache and the decoding step.
 torch::Tensor short_conv_cached(const torch::Tensor& x, const torch::Tensor& weight, torch::Tensor* state,
                                 bool allow_step, bool silu = false);
 
