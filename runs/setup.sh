@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian 12 machine and builds it.
 #   Debian packages: compilers, CMake/Ninja and the C++ libraries (sentencepiece, zstd, zlib,
-#                    nlohmann-json, CLI11, toml++, GoogleTest), gnuplot for plots.
+#                    nlohmann-json, CLI11, toml++, GoogleTest, gloo's headers for torch's
+#                    Gloo process group), gnuplot for plots.
 #   PyPI:            torch==2.11.0, which ships libtorch (the same version as on the GPU machines).
 # Builds into build/ (or $ORYX_BUILD_DIR). CUDA kernels are built when nvcc is on the PATH or
 # in /usr/local/cuda (ORYX_CUDA=ON|OFF overrides). Safe to run again: it skips what is there.
@@ -13,7 +14,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(build-essential cmake ninja-build pkg-config python3 python3-pip zstd
           libsentencepiece-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
-          libtomlplusplus-dev libgtest-dev gnuplot-nox)
+          libtomlplusplus-dev libgtest-dev gnuplot-nox libgloo-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -35,6 +35,21 @@ TEST(BenchTrain, CpuRunReportsEveryField) {
   EXPECT_GT(p["step_ms"].get<double>(), 0);
 }
 
+// Two processes (Gloo on the CPU): one JSON record from rank 0, with the per-process speed and
+// the scaling efficiency against the same step without the all-reduce.
+TEST(BenchTrain, TwoProcessesReportScaling) {
+  auto r = run_cli("bench train --config " + shipped_config_path("oryx-gdn-tiny") +
+                       " --batch-size 2 --seq-len 64 --steps 2 --warmup 1 --device cpu --json --nproc-per-node 2",
+                   300);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);  // one record: the other rank prints nothing
+  EXPECT_EQ(j["processes"], 2);
+  EXPECT_NEAR(j["tokens_per_s"].get<double>(), 2 * j["tokens_per_s_per_gpu"].get<double>(), 1e-6);
+  EXPECT_GT(j["step_ms_alone"].get<double>(), 0);
+  EXPECT_NEAR(j["scaling_efficiency"].get<double>(), j["step_ms_alone"].get<double>() / j["step_ms"].get<double>(),
+              1e-9);
+}
+
 TEST(BenchTrain, FixedScheduleAndBaselines) {
   auto fixed = run_cli("bench train --config " + shipped_config_path("oryx-mamba2-tiny") +
                        " --batch-size 1 --seq-len 128 --steps 1 --warmup 0 --device cpu --schedule every:4:16 --json");

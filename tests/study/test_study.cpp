@@ -1,5 +1,6 @@
-// `oryx study`: plan validation, and a whole tiny study on the CPU (three models, a ppl and
-// an MQAR eval) that writes its report and resumes without redoing finished work.
+// `oryx study`: plan validation, and a whole tiny study on the CPU (three models, one of them
+// trained by two data-parallel processes; a ppl and an MQAR eval) that writes its report and
+// resumes without redoing finished work.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -47,6 +48,7 @@ config = ")" + shipped_config_path("gdn-tiny") + R"("
 [[models]]
 name = "oryx-gdn"
 config = ")" + shipped_config_path("oryx-gdn-tiny") + R"("
+gpus = 2
 
 [[evals]]
 name = "val"
@@ -75,6 +77,8 @@ TEST(StudyPlan, BadPlansAreRefusedNamingTheKey) {
   };
   EXPECT_NO_THROW(study_plan_load(write(dir, "ok.toml", plan_text(data))));
   expect_error(plan_text(data) + "\ncolour = 3\n", "colour");
+  // The oryx-gdn model trains with two processes: a slot of one GPU cannot hold it.
+  expect_error("devices = [\"0\", \"1,2\"]\n" + plan_text(data), "asks for gpus = 2 but the slot devices = \"0\" has 1");
   expect_error(plan_text(data, R"(, "--schedules", "all-A")"), "--schedules");
   expect_error("[train]\ntokens = 64\n", "models");
   expect_error(plan_text(data) + "\n[[models]]\nname = \"gdn\"\nconfig = \"" + shipped_config_path("gdn-tiny") + "\"\n",

@@ -33,11 +33,12 @@ std::string make_temp_dir(const std::string& tag) {
   return dir.string();
 }
 
-CliResult run_cli(const std::string& args, int timeout_s) {
+CliResult run_cli(const std::string& args, int timeout_s, const std::string& env) {
   auto dir = make_temp_dir("cli");
   std::string out = dir + "/out", err = dir + "/err";
   std::string limit = timeout_s > 0 ? "timeout -s KILL " + std::to_string(timeout_s) + " " : "";
-  std::string cmd = limit + std::string(ORYX_CLI_PATH) + " " + args + " >" + out + " 2>" + err;
+  std::string with_env = env.empty() ? "" : "env " + env + " ";
+  std::string cmd = limit + with_env + std::string(ORYX_CLI_PATH) + " " + args + " >" + out + " 2>" + err;
   int status = std::system(cmd.c_str());
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

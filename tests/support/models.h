@@ -24,7 +24,8 @@ struct CliResult {
 // Runs the built `oryx` with `args` (a shell-quoted string), capturing stdout and stderr.
 // With timeout_s > 0 the process is killed after that many seconds (exit code 137), so that
 // a test of "does not hang" fails instead of hanging itself.
-CliResult run_cli(const std::string& args, int timeout_s = 0);
+// `env` ("A=1 B=2", empty for none) is added to the process's environment.
+CliResult run_cli(const std::string& args, int timeout_s = 0, const std::string& env = "");
 
 // A fresh empty folder under the system temp dir, unique per call.
 std::string make_temp_dir(const std::string& tag);

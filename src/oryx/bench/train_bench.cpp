@@ -9,6 +9,8 @@
 #include "oryx/bench/step_profile.h"
 #include "oryx/common/device.h"
 #include "oryx/common/error.h"
+#include "oryx/dist/grad_sync.h"
+#include "oryx/dist/world.h"
 #include "oryx/mixers/dispatch.h"
 #include "oryx/model/head_loss.h"
 #include "oryx/model/model.h"
@@ -133,7 +135,8 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
              "over ", kMaxTokensPerStep, " tokens a step");
   ORYX_CHECK(o.steps >= 1 && o.steps <= 100000, "bench train: --steps must be in [1, 100000], got ", o.steps);
   ORYX_CHECK(o.warmup >= 0 && o.warmup <= 100000, "bench train: --warmup must be in [0, 100000], got ", o.warmup);
-  torch::Device device = device_parse(o.device);
+  const WorldEnv env = world_env_read();
+  torch::Device device = world_device(o.device, env);
   ORYX_CHECK(o.precision == "auto" || o.precision == "fp32" || o.precision == "bf16",
              "bench train: --precision must be auto, fp32 or bf16, got '", o.precision, "'");
   const bool autocast = o.precision == "bf16" || (o.precision == "auto" && device.is_cuda());
@@ -153,8 +156,10 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   AdamWOptions adamw;
   adamw.lr = 1e-4;
   AdamW optimizer(params, adamw);
+  World world(env, device, std::chrono::seconds(300), std::chrono::seconds(1800));
+  GradSync grad_sync(world, params, cfg.kind == ModelKind::Oryx);
 
-  torch::manual_seed(o.seed);
+  torch::manual_seed(o.seed + static_cast<uint64_t>(world.rank()));  // each rank its own tokens
   auto data = torch::randint(cfg.vocab_size, {o.batch_size, o.seq_len + 1}, torch::kLong).to(device);
   auto inputs = data.narrow(1, 0, o.seq_len), targets = data.narrow(1, 1, o.seq_len);
 
@@ -164,6 +169,9 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   // One step as the trainer takes it (one micro-batch): forward under autocast, the fused
   // head + loss, backward, global-norm clipping at 1.0, AdamW, zero_grad, and the one read
   // of loss and norm.
+  // With several processes the gradients are all-reduced as in training (all_reduce), or not
+  // at all: the same step on one GPU alone, for the scaling efficiency.
+  bool all_reduce = world.distributed();
   auto step = [&](const torch::Tensor& modes_cpu) {
     auto modes = cfg.kind == ModelKind::Oryx ? modes_cpu : torch::Tensor();  // on the CPU, as the trainer passes them
     torch::Tensor loss;
@@ -171,6 +179,7 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
       AutocastScope scope(autocast);
       loss = model_loss(model, inputs, modes, targets);
     }
+    if (all_reduce) grad_sync.prepare(loss);
     loss.backward();
     // The trainer reads the norm with the loss once per step (train/trainer.cpp); so do we.
     auto norm = grad_norm_clip_(model->parameters(), 1.0);
@@ -199,6 +208,24 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   r.step_ms = sorted[sorted.size() / 2];
   r.step_ms_min = sorted.front();
   r.step_ms_max = sorted.back();
+  r.processes = world.size();
+  if (world.distributed()) {
+    // The same steps without the all-reduce: each GPU alone. The slowest rank sets the pace.
+    all_reduce = false;
+    std::vector<double> alone;
+    for (int64_t i = 0; i < o.steps; ++i) {
+      auto modes = modes_for.next(cfg, o.batch_size, o.seq_len);
+      alone.push_back(timer.time_ms([&] { step(modes); }));
+    }
+    std::sort(alone.begin(), alone.end());
+    auto medians = torch::tensor({r.step_ms, alone[alone.size() / 2]}, torch::kFloat64).to(device);
+    world.all_reduce_max(medians);
+    medians = medians.cpu();
+    r.step_ms = medians[0].item<double>();
+    r.step_ms_alone = medians[1].item<double>();
+    r.scaling_efficiency = r.step_ms_alone / r.step_ms;
+    r.reports = world.is_main();
+  }
   r.model = cfg.name;
   r.kind = cfg.kind == ModelKind::Oryx ? "oryx" : cfg.kind == ModelKind::Transformer ? "transformer" : "linear";
   r.device = device.str();
@@ -208,7 +235,8 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   r.batch_size = o.batch_size;
   r.seq_len = o.seq_len;
   r.steps = o.steps;
-  r.tokens_per_s = static_cast<double>(o.batch_size * o.seq_len) / (r.step_ms / 1e3);
+  r.tokens_per_s_per_gpu = static_cast<double>(o.batch_size * o.seq_len) / (r.step_ms / 1e3);
+  r.tokens_per_s = r.tokens_per_s_per_gpu * static_cast<double>(r.processes);
   r.flops_per_step = flops_sum / static_cast<double>(o.steps);
   r.model_tflops = r.flops_per_step / (r.step_ms / 1e3) / 1e12;
   if (device.is_cuda()) r.mfu = r.model_tflops / o.peak_tflops;

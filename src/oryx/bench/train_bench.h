@@ -65,7 +65,15 @@ struct TrainBenchResult {
   std::string model, kind, device, precision, schedule;
   int64_t params = 0, batch_size = 0, seq_len = 0, steps = 0;
   double step_ms = 0, step_ms_min = 0, step_ms_max = 0;
-  double tokens_per_s = 0;
+  double tokens_per_s = 0;          // over all processes
+  // Data-parallel runs (`--nproc-per-node N`, or under torchrun): B x T per process, step_ms
+  // the slowest rank's median with the gradient all-reduce, step_ms_alone the same step
+  // without it (one GPU's speed, timed after), scaling_efficiency their ratio.
+  int64_t processes = 1;
+  double tokens_per_s_per_gpu = 0;
+  double step_ms_alone = -1;        // < 0: one process
+  double scaling_efficiency = -1;   // < 0: one process
+  bool reports = true;              // rank 0 prints
   double flops_per_step = 0, model_tflops = 0;
   double mfu = -1;                 // < 0: not reported (CPU)
   double peak_mem_gb = -1;         // < 0: not reported (CPU)

@@ -72,7 +72,9 @@ nlohmann::json train_result_json(const bench::TrainBenchResult& r) {
           {"tokens_per_s", r.tokens_per_s}, {"flops_per_step", r.flops_per_step},
           {"model_tflops", r.model_tflops}, {"mfu", opt(r.mfu)},
           {"peak_mem_gb", opt(r.peak_mem_gb)}, {"backends", r.backends},
-          {"final_loss", r.final_loss}};
+          {"final_loss", r.final_loss},
+          {"processes", r.processes}, {"tokens_per_s_per_gpu", r.tokens_per_s_per_gpu},
+          {"step_ms_alone", opt(r.step_ms_alone)}, {"scaling_efficiency", opt(r.scaling_efficiency)}};
 }
 
 void print_profile(const bench::StepProfile& p, bool cuda) {
@@ -91,8 +93,10 @@ void print_profile(const bench::StepProfile& p, bool cuda) {
   }
 }
 
-void run_bench_train(const bench::TrainBenchOptions& o, bool json) {
+void run_bench_train(const bench::TrainBenchOptions& o, bool json, int nproc_per_node) {
+  launch_if_asked(nproc_per_node);
   auto r = bench::bench_train(o);
+  if (!r.reports) return;
   if (!o.profile.empty()) {
     std::ofstream f(o.profile);
     ORYX_CHECK(f.good(), "bench train: cannot write --profile file '", o.profile, "'");
@@ -113,6 +117,10 @@ void run_bench_train(const bench::TrainBenchOptions& o, bool json) {
               static_cast<long long>(r.steps), r.step_ms_min, r.step_ms_max, r.tokens_per_s, r.model_tflops);
   if (r.mfu >= 0) std::printf(", MFU %.1f%% of %.0f TFLOP/s", 100 * r.mfu, o.peak_tflops);
   if (r.peak_mem_gb >= 0) std::printf(", peak memory %.2f GB", r.peak_mem_gb);
+  if (r.processes > 1)
+    std::printf("\n%lld processes: %.0f tokens/s per process; alone (no all-reduce) %.2f ms a step, scaling efficiency "
+                "%.1f%%", static_cast<long long>(r.processes), r.tokens_per_s_per_gpu, r.step_ms_alone,
+                100 * r.scaling_efficiency);
   std::printf("\nbackends:");
   for (const auto& [mixer, impl] : r.backends) std::printf(" %s: %s;", mixer.c_str(), impl.c_str());
   std::printf(" loss %.4f\nFLOPs: 6 x parameters used per token + causal attention + chunked recurrence "
@@ -165,7 +173,9 @@ void register_bench(CLI::App& app) {
   tr->add_option("--profile", t->profile, "also profile one step: write its kernel table (JSON) to this file");
   add_seed_option(tr, "--seed", t->seed, "weights, tokens and modes");
   tr->add_flag("--json", *t_json, "print one JSON record instead of text");
-  tr->callback([t, t_json] { run_bench_train(*t, *t_json); });
+  auto t_nproc = std::make_shared<int>(0);
+  add_nproc_option(tr, *t_nproc);
+  tr->callback([t, t_json, t_nproc] { run_bench_train(*t, *t_json, *t_nproc); });
 
   register_bench_generate(bench);
 }

@@ -16,6 +16,7 @@ struct TrainCli {
   nlohmann::json flags = nlohmann::json::object();  // only the flags given on the command line
   bool json = false;
   bool overwrite = false;  // a command-line decision only: no run file can carry it
+  int nproc_per_node = 0;  // 0: one process, or as many as an external launcher started
 };
 
 // A number for people to read: losses do not need 16 digits (--json keeps them all).
@@ -45,7 +46,13 @@ void run_train(TrainCli& c) {
   for (auto& [k, v] : c.flags.items()) j[k] = v;
   TrainOptions o = train_options_from_json(j, c.run_file.empty() ? "command line" : c.run_file + " + command line");
   o.overwrite = c.overwrite;
+  // The options are checked before the workers start: a typo is one error, not one per worker.
+  launch_if_asked(c.nproc_per_node);
   TrainSummary s = train_run(o);
+  if (!s.reports) {
+    if (s.interrupted) std::exit(128 + s.signal);
+    return;
+  }
   nlohmann::json out = {{"steps", s.steps},         {"tokens", s.tokens},
                         {"last_loss", s.last_loss}, {"last_eval", s.last_eval},
                         {"finished", s.finished},   {"interrupted", s.interrupted},
@@ -120,6 +127,9 @@ void register_train(CLI::App& app) {
   flag<std::string>(cmd, *c, "--device", "device", "cpu, cuda, cuda:N or auto [auto]", "Machine");
   flag<std::string>(cmd, *c, "--precision", "precision", "auto (bf16 autocast on CUDA), fp32, bf16", "Machine");
   flag<int64_t>(cmd, *c, "--threads", "threads", "CPU threads, 0 = torch's default (at most 1024)", "Machine");
+  add_nproc_option(cmd, c->nproc_per_node);
+  flag<int64_t>(cmd, *c, "--dist-timeout", "dist_timeout", "Seconds to wait for all processes to meet [300]",
+                "Machine");
   cmd->add_flag("--json", c->json, "Print the summary as JSON");
   cmd->callback([c] { run_train(*c); });
 }

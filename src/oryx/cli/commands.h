@@ -4,6 +4,9 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <string>
+#include <vector>
+
 namespace oryx::cli {
 
 void register_info(CLI::App& app);
@@ -17,5 +20,15 @@ void register_study(CLI::App& app);
 
 // `oryx bench generate`, added under `oryx bench` (cmd_bench_generate.cpp).
 void register_bench_generate(CLI::App* bench);
+
+// The process's command line as main() got it (argv[0] first): what the workers of
+// --nproc-per-node run again.
+const std::vector<std::string>& command_line();
+
+// --nproc-per-node N (launch.cpp): adds the flag; launch_if_asked runs N workers with this
+// command line (dist/launcher.h) and exits with their status when N > 1, and refuses the flag
+// under an external launcher.
+void add_nproc_option(CLI::App* cmd, int& nproc_per_node);
+void launch_if_asked(int nproc_per_node);
 
 }  // namespace oryx::cli

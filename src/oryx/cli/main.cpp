@@ -26,9 +26,14 @@ std::string extras_message(const CLI::App& app) {
   return extras.empty() ? "unexpected arguments" : "unexpected argument '" + extras.front() + "'";
 }
 
+std::vector<std::string> g_command_line;
+
 }  // namespace
 
+const std::vector<std::string>& oryx::cli::command_line() { return g_command_line; }
+
 int main(int argc, char** argv) {
+  g_command_line.assign(argv, argv + argc);
   CLI::App app{
       "oryx: multi-mixer (attention + linear recurrence) language models.\n"
       "Examples:\n"

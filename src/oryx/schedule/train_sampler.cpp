@@ -16,8 +16,10 @@ TrainModeSampler::TrainModeSampler(TrainScheduleOptions opts, uint64_t seed)
              ") must be probabilities summing to at most 1");
 }
 
-torch::Tensor TrainModeSampler::sample(int64_t B, int64_t T) {
-  auto modes = torch::zeros({B, T}, torch::kBool);
+torch::Tensor TrainModeSampler::sample_rows(int64_t B, int64_t T, int64_t first, int64_t rows) {
+  TORCH_CHECK(first >= 0 && rows >= 0 && first + rows <= B, "sample_rows: rows [", first, ", ", first + rows,
+              ") outside a batch of ", B);
+  auto modes = torch::zeros({rows, T}, torch::kBool);
   auto* p = modes.data_ptr<bool>();
   int64_t n = (T + opts_.chunk - 1) / opts_.chunk;
   std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -32,7 +34,8 @@ torch::Tensor TrainModeSampler::sample(int64_t B, int64_t T) {
       std::uniform_int_distribution<int64_t> pick(i, n - 1);
       std::swap(chunks[static_cast<size_t>(i)], chunks[static_cast<size_t>(pick(rng_))]);
       int64_t c = chunks[static_cast<size_t>(i)];
-      for (int64_t t = c * opts_.chunk; t < std::min(T, (c + 1) * opts_.chunk); ++t) p[b * T + t] = true;
+      if (b < first || b >= first + rows) continue;
+      for (int64_t t = c * opts_.chunk; t < std::min(T, (c + 1) * opts_.chunk); ++t) p[(b - first) * T + t] = true;
     }
   }
   return modes;

@@ -21,7 +21,11 @@ class TrainModeSampler {
   TrainModeSampler(TrainScheduleOptions opts, uint64_t seed);
 
   // [B,T] bool on the CPU, true = mode A.
-  torch::Tensor sample(int64_t B, int64_t T);
+  torch::Tensor sample(int64_t B, int64_t T) { return sample_rows(B, T, 0, B); }
+  // Rows [first, first + rows) of what sample(B, T) would return, advancing the generator as
+  // sample(B, T) does: each process of a data-parallel run draws the global batch's modes and
+  // keeps its own sequences', so every sequence gets the modes a single process gives it.
+  torch::Tensor sample_rows(int64_t B, int64_t T, int64_t first, int64_t rows);
 
   // The generator's state as text, and its restoration, for exact resume.
   std::string state() const;

@@ -1,5 +1,6 @@
 #include "oryx/study/plan.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -39,6 +40,7 @@ StudyModel parse_model(const nlohmann::json& j, const std::string& where) {
   m.name = f.str("name", "");
   m.config = f.str("config", "");
   if (f.has("train")) m.train = f.raw("train");
+  m.gpus = f.int_in("gpus", m.gpus, 1, 1024);
   f.reject_unknown();
   check_name(m.name, where);
   ORYX_CHECK(!m.config.empty(), where, ": key 'config' is required");
@@ -104,6 +106,13 @@ StudyPlan study_plan_load(const std::string& path) {
 
   std::set<std::string> names;
   for (const auto& m : p.models) ORYX_CHECK(names.insert(m.name).second, path, ": two models named '", m.name, "'");
+  // A model trained on several GPUs needs a slot that has them, whichever slot it gets.
+  for (const auto& m : p.models)
+    for (const auto& d : p.devices) {
+      const auto listed = static_cast<int64_t>(std::count(d.begin(), d.end(), ',') + 1);
+      ORYX_CHECK(listed >= m.gpus, path, ": model '", m.name, "' asks for gpus = ", m.gpus, " but the slot devices = \"",
+                 d, "\" has ", listed, "; list that many per slot (e.g. devices = [\"0,1\", \"2,3\"])");
+    }
   names.clear();
   for (const auto& e : p.evals) ORYX_CHECK(names.insert(e.name).second, path, ": two evals named '", e.name, "'");
   for (const char* key : {"config", "out", "resume"})

@@ -3,7 +3,8 @@
 //
 //   out = "runs/out/study-small"      # results folder (the --out flag overrides it)
 //   parallel = 4                      # jobs at once (default 1)
-//   devices = ["0", "1", "2", "3"]    # CUDA_VISIBLE_DEVICES of job slot i: devices[i % n]
+//   devices = ["0", "1", "2", "3"]    # CUDA_VISIBLE_DEVICES of job slot i: devices[i % n];
+//                                     # a slot may hold several GPUs: ["0,1", "2,3"]
 //
 //   [train]                           # `oryx train` options shared by every model
 //   data = "data/corpus"
@@ -14,6 +15,8 @@
 //   name = "oryx-gdn"
 //   config = "configs/oryx-gdn-125m.json"
 //   train = { lr = 1e-3 }             # optional per-model overrides of [train]
+//   gpus = 2                          # data-parallel processes for its training (default 1):
+//                                     # `oryx train --nproc-per-node 2` on its slot's GPUs
 //
 //   [[evals]]
 //   name = "mqar"
@@ -36,6 +39,7 @@ struct StudyModel {
   std::string name;    // folder name under <out>/models/
   std::string config;  // model config path
   nlohmann::json train = nlohmann::json::object();  // overrides of the plan's [train]
+  int64_t gpus = 1;    // processes of its training run (--nproc-per-node)
 };
 
 struct StudyEval {

@@ -68,6 +68,7 @@ StudySummary study_run(const StudyPlan& plan, const StudyOptions& options) {
       j.name = "train " + m.name;
       j.argv = {binary, "train", "--run", dir + "/run.json", "--json"};
       j.argv.push_back(resume ? "--resume" : "--overwrite");
+      if (m.gpus > 1) j.argv.insert(j.argv.end(), {"--nproc-per-node", std::to_string(m.gpus)});
       j.stdout_path = dir + "/logs/train.out";
       j.stderr_path = dir + "/logs/train.log";
       j.on_success = [dir, name = j.name] {

@@ -24,8 +24,8 @@ nlohmann::json loss_record(double nll, int64_t tokens, int64_t fed, int64_t fed_
 
 class DatasetSource final : public TrainDataSource {
  public:
-  explicit DatasetSource(const TrainOptions& o)
-      : o_(o), ds_(dataset_open(o.data)), loader_(ds_, "train", o.batch_size, o.seq_len, o.seed) {}
+  DatasetSource(const TrainOptions& o, int64_t rank, int64_t world_size)
+      : o_(o), ds_(dataset_open(o.data)), loader_(ds_, "train", o.batch_size, o.seq_len, o.seed, rank, world_size) {}
 
   int64_t vocab_size() const override { return ds_.vocab_size; }
   std::string tokenizer_spec() const override { return ds_.tokenizer_spec(); }
@@ -64,7 +64,7 @@ MqarOptions mqar_example_options(const TrainOptions& o, int64_t index, uint64_t 
 
 class MqarSource final : public TrainDataSource {
  public:
-  explicit MqarSource(const TrainOptions& o) : o_(o) {
+  MqarSource(const TrainOptions& o, int64_t rank, int64_t world_size) : o_(o), rank_(rank), world_size_(world_size) {
     for (size_t i = 0; i < o.mqar.pairs.size(); ++i) {
       try {
         mqar_check(mqar_train_example_options(o, static_cast<int64_t>(i)));
@@ -79,8 +79,8 @@ class MqarSource final : public TrainDataSource {
 
   Batch next() override {
     Batch b = mqar_batch([this](int64_t i) { return mqar_train_example_options(o_, i); }, o_.batch_size,
-                         next_index_);
-    next_index_ += o_.batch_size;
+                         next_index_ + rank_ * o_.batch_size);
+    next_index_ += o_.batch_size * world_size_;
     return b;
   }
 
@@ -127,7 +127,8 @@ class MqarSource final : public TrainDataSource {
 
  private:
   TrainOptions o_;
-  int64_t next_index_ = 0;
+  int64_t rank_, world_size_;
+  int64_t next_index_ = 0;  // the global micro-batch's first example
   std::vector<ScoredSequence> val_;
 };
 
@@ -141,9 +142,9 @@ MqarOptions mqar_validation_example_options(const TrainOptions& o, int64_t index
   return mqar_example_options(o, index, kMqarValTag);
 }
 
-std::unique_ptr<TrainDataSource> train_data_open(const TrainOptions& o) {
-  if (o.data == "mqar") return std::make_unique<MqarSource>(o);
-  return std::make_unique<DatasetSource>(o);
+std::unique_ptr<TrainDataSource> train_data_open(const TrainOptions& o, int64_t rank, int64_t world_size) {
+  if (o.data == "mqar") return std::make_unique<MqarSource>(o, rank, world_size);
+  return std::make_unique<DatasetSource>(o, rank, world_size);
 }
 
 }  // namespace oryx

@@ -42,8 +42,12 @@ class TrainDataSource {
   virtual nlohmann::json validate(OryxModel& model, const Schedule& schedule) = 0;
 };
 
-// Opens the source `o.data` names; throws oryx::Error naming the problem.
-std::unique_ptr<TrainDataSource> train_data_open(const TrainOptions& o);
+// Opens the source `o.data` names; throws oryx::Error naming the problem. In a data-parallel
+// run of `world_size` processes the global micro-batch holds batch_size * world_size
+// sequences, in the order one process with that batch size reads them, and next() returns
+// rows [rank * batch_size, (rank + 1) * batch_size) of it. state() is the global position,
+// the same on every rank.
+std::unique_ptr<TrainDataSource> train_data_open(const TrainOptions& o, int64_t rank = 0, int64_t world_size = 1);
 
 // The MQAR settings of training example `index` of a run (exposed for tests).
 MqarOptions mqar_train_example_options(const TrainOptions& o, int64_t index);

@@ -81,6 +81,7 @@ TrainOptions train_options_from_json(const nlohmann::json& j, const std::string&
   o.device = f.str("device", o.device);
   o.precision = f.choice("precision", {"auto", "fp32", "bf16"}, o.precision);
   o.threads = f.int_in("threads", o.threads, 0, kMaxThreads);
+  o.dist_timeout = f.int_in("dist_timeout", o.dist_timeout, 1, 86400);
   o.resume = f.boolean("resume", o.resume);
   o.plot = f.boolean("plot", o.plot);
   f.reject_unknown();
@@ -129,6 +130,7 @@ nlohmann::json train_options_to_json(const TrainOptions& o) {
           {"device", o.device},
           {"precision", o.precision},
           {"threads", o.threads},
+          {"dist_timeout", o.dist_timeout},
           {"resume", o.resume},
           {"plot", o.plot}};
   // Written only where they apply, so that the object parses back (train_options_from_json).

@@ -51,7 +51,10 @@ struct TrainOptions {
   uint64_t seed = 1;             // weights, data order and mode sampler
   std::string device = "auto";
   std::string precision = "auto";  // auto: bf16 autocast on CUDA, fp32 on CPU; or fp32, bf16
-  int64_t threads = 0;           // CPU threads for torch (0 = its default)
+  int64_t threads = 0;           // CPU threads for torch (0 = its default; divided among the
+                                 // processes of a run on one machine)
+  int64_t dist_timeout = 300;    // seconds a data-parallel run waits for its rendezvous
+                                 // (dist/world.h) before giving up with an error
   bool resume = false;           // continue from <out>/ckpt
   bool overwrite = false;        // replace the run in a non-empty <out> (train/run_folder.h);
                                  // command line only: never read from or written to run files

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <optional>
+#include <thread>
 
 #include "oryx/checkpoint/checkpoint.h"
 #include "oryx/common/atomic_file.h"
@@ -12,6 +14,8 @@
 #include "oryx/common/finite.h"
 #include "oryx/common/progress.h"
 #include "oryx/data/tokenizer.h"
+#include "oryx/dist/grad_sync.h"
+#include "oryx/dist/world.h"
 #include "oryx/eval/loss.h"
 #include "oryx/model/head_loss.h"
 #include "oryx/model/model.h"
@@ -61,16 +65,36 @@ std::vector<std::string> default_eval_schedules(const ModelConfig& c) {
   return {"all-A", "all-L", "every:2:" + std::to_string(c.chunk_size)};
 }
 
+// Processes on this machine (torchrun's LOCAL_WORLD_SIZE), for sharing its CPU threads.
+int local_processes(const WorldEnv& env) {
+  const char* v = std::getenv("LOCAL_WORLD_SIZE");
+  int n = v ? std::atoi(v) : env.size;
+  return n >= 1 ? n : 1;
+}
+
 }  // namespace
 
-TrainSummary train_run(const TrainOptions& opt_in) {
+static TrainSummary train_in_world(const TrainOptions& opt_in, const WorldEnv& env) {
   TrainOptions o = opt_in;
   auto t_start = std::chrono::steady_clock::now();
-  if (o.threads > 0) torch::set_num_threads(static_cast<int>(o.threads));
-  torch::Device device = device_parse(o.device);
+  if (o.threads > 0) {
+    torch::set_num_threads(static_cast<int>(o.threads));
+  } else if (env.size > 1) {
+    const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+    torch::set_num_threads(std::max(1, cores / local_processes(env)));
+  }
+  torch::Device device = world_device(o.device, env);
   bool autocast = o.precision == "bf16" || (o.precision == "auto" && device.is_cuda());
   ORYX_CHECK(!autocast || device.is_cuda(), "precision bf16 needs a CUDA device (bf16 autocast)");
-  run_folder_claim(o.out, o.resume, o.overwrite);
+  // Ranks wait in a collective while rank 0 validates or writes a checkpoint: a collective
+  // gets at least half an hour.
+  World world(env, device, std::chrono::seconds(o.dist_timeout),
+              std::chrono::seconds(std::max<int64_t>(o.dist_timeout, 1800)));
+  const bool main_rank = world.is_main();
+  const int64_t W = world.size();
+  // Only rank 0 writes (run folder, metrics, checkpoints, plots) and talks.
+  if (main_rank) run_folder_claim(o.out, o.resume, o.overwrite);
+  world.barrier();
   std::string ckpt_dir = (fs::path(o.out) / "ckpt").string();
 
   // The model: the checkpoint's when resuming, else the config's.
@@ -95,12 +119,13 @@ TrainSummary train_run(const TrainOptions& opt_in) {
                  ckpt_dir, "; resume without --config or start a new run");
     }
   } else {
-    if (o.resume) std::fprintf(stderr, "oryx: no checkpoint in %s yet: starting from scratch\n", ckpt_dir.c_str());
+    if (o.resume && main_rank)
+      std::fprintf(stderr, "oryx: no checkpoint in %s yet: starting from scratch\n", ckpt_dir.c_str());
     ORYX_CHECK(!o.config.empty(), "give a model config (--config FILE)");
     cfg = config_load(o.config);
   }
   const bool resuming = have_ckpt;
-  auto data = train_data_open(o);
+  auto data = train_data_open(o, world.rank(), W);
   ORYX_CHECK(data->vocab_size() <= cfg.vocab_size, "data ", o.data, " has vocab_size ", data->vocab_size(),
              ", more than the model's ", cfg.vocab_size);
   if (resuming)
@@ -117,10 +142,22 @@ TrainSummary train_run(const TrainOptions& opt_in) {
   model->train();
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (const auto& p : model->named_parameters()) params.emplace_back(p.key(), p.value());
+  if (world.distributed()) {
+    // Every rank built the same weights from the seed; rank 0's are copied anyway, as DDP does.
+    std::vector<torch::Tensor> state;
+    for (const auto& p : model->parameters()) state.push_back(p.detach());
+    for (const auto& b : model->buffers()) state.push_back(b);
+    torch::NoGradGuard no_grad;
+    world.broadcast(state);
+  }
+  // Mixed-mode models can leave mode-specific weights unused in a step.
+  GradSync grad_sync(world, params, cfg.kind == ModelKind::Oryx);
   AdamW optimizer(params, o.adamw);
   TrainModeSampler sampler(o.schedule, o.seed ^ 0x9E3779B97F4A7C15ULL);
 
-  const int64_t seqs_per_step = o.batch_size * o.grad_accum;
+  // A step's sequences over all ranks; each micro-batch holds batch_size per rank.
+  const int64_t micro_seqs = o.batch_size * W;
+  const int64_t seqs_per_step = micro_seqs * o.grad_accum;
   const int64_t tokens_per_step = seqs_per_step * o.seq_len;
   const int64_t total_steps = (o.tokens + tokens_per_step - 1) / tokens_per_step;
   LrSchedule lr{o.adamw.lr, o.min_lr_ratio, (o.warmup_tokens + tokens_per_step - 1) / tokens_per_step,
@@ -133,10 +170,14 @@ TrainSummary train_run(const TrainOptions& opt_in) {
     try {
       // Changed settings first: a changed seq_len or seed would otherwise surface as a data
       // loader error.
-      for (const auto& notice :
-           resume_option_changes(t.contains("options") ? t.at("options") : nlohmann::json::object(), o,
-                                 ckpt_dir + "/trainer.json"))
-        std::fprintf(stderr, "oryx: note: %s\n", notice.c_str());
+      const auto notices = resume_option_changes(t.contains("options") ? t.at("options") : nlohmann::json::object(),
+                                                 o, ckpt_dir + "/trainer.json");
+      const int64_t saved_world = t.contains("world_size") ? t.at("world_size").get<int64_t>() : 1;
+      ORYX_CHECK(saved_world == W, "--resume: the run in ", ckpt_dir, " was trained by ", saved_world,
+                 " process(es), this one has ", W, "; a step's batch is batch-size x processes sequences, so resume with ",
+                 saved_world, " (--nproc-per-node ", saved_world, ") or start a new run");
+      if (main_rank)
+        for (const auto& notice : notices) std::fprintf(stderr, "oryx: note: %s\n", notice.c_str());
       sum.steps = t.at("step").get<int64_t>();
       sum.tokens = t.at("tokens").get<int64_t>();
       data->restore(t.at("loader"));
@@ -152,9 +193,14 @@ TrainSummary train_run(const TrainOptions& opt_in) {
     ORYX_CHECK(sum.tokens <= o.tokens, "checkpoint ", ckpt_dir, " has trained ", sum.tokens,
                " tokens, more than the budget of ", o.tokens);
   }
-  atomic_write_text((fs::path(o.out) / "run.json").string(),
-                    nlohmann::json{{"options", train_options_to_json(o)}, {"model", config_to_json(cfg)}}.dump(2) + "\n");
-  MetricsWriter metrics((fs::path(o.out) / "metrics.jsonl").string(), sum.steps);
+  std::optional<MetricsWriter> metrics;
+  if (main_rank) {
+    atomic_write_text((fs::path(o.out) / "run.json").string(),
+                      nlohmann::json{{"options", train_options_to_json(o)}, {"model", config_to_json(cfg)}, {"processes", W}}
+                              .dump(2) +
+                          "\n");
+    metrics.emplace((fs::path(o.out) / "metrics.jsonl").string(), sum.steps);
+  }
 
   bool saved_ckpt = resuming;  // whether <out>/ckpt holds a checkpoint of this run
   auto save = [&](const std::string& dir) {
@@ -164,6 +210,7 @@ TrainSummary train_run(const TrainOptions& opt_in) {
                   {"total_steps", total_steps},
                   {"loader", data->state()},
                   {"sampler", sampler.state()},
+                  {"world_size", W},
                   {"options", train_options_to_json(o)}};
     st.optimizer = optimizer.state();
     // An update can overflow even from a finite loss and gradient (a huge --lr): such a state
@@ -178,20 +225,22 @@ TrainSummary train_run(const TrainOptions& opt_in) {
     saved_ckpt = true;
   };
   const bool have_val = data->has_validation();
-  if (!have_val) std::fprintf(stderr, "oryx: dataset %s has no val split: no validation during training\n", o.data.c_str());
+  if (!have_val && main_rank)
+    std::fprintf(stderr, "oryx: dataset %s has no val split: no validation during training\n", o.data.c_str());
   auto evaluate = [&] {
-    if (!have_val) return;
+    if (!have_val || !main_rank) return;
     nlohmann::json rec = {{"kind", "eval"}, {"step", sum.steps}, {"tokens", sum.tokens}};
     for (size_t i = 0; i < eval_schedules.size(); ++i)
       rec["eval"][o.eval_schedules[i]] = data->validate(model, eval_schedules[i]);
-    metrics.write(rec);
+    metrics->write(rec);
     sum.last_eval = rec;
   };
 
   StopSignals signals;
   ProgressOptions bar_opts;
   bar_opts.start = sum.tokens;
-  ProgressBar bar("train " + cfg.name, o.tokens, "tok", bar_opts);
+  std::optional<ProgressBar> bar;
+  if (main_rank) bar.emplace("train " + cfg.name, o.tokens, "tok", bar_opts);
   int64_t steps_this_run = 0;
   auto t_log = std::chrono::steady_clock::now();
   int64_t tokens_at_log = sum.tokens;
@@ -202,30 +251,62 @@ TrainSummary train_run(const TrainOptions& opt_in) {
     // per step: reading it per micro-batch would stall the GPU grad_accum times a step.
     torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
     double attn_sum = 0;
-    for (int64_t done = 0; done < seqs; done += o.batch_size) {
-      int64_t rows = std::min(o.batch_size, seqs - done);
+    for (int64_t done = 0; done < seqs; done += micro_seqs) {
+      // This rank's rows of the (global) micro-batch, which the last step may leave short.
+      const int64_t micro_rows = std::min(micro_seqs, seqs - done);
+      const int64_t first = std::min(world.rank() * o.batch_size, micro_rows);
+      const int64_t rows = std::min(o.batch_size, micro_rows - first);
       Batch b = data->next();
-      auto inputs = b.inputs.narrow(0, 0, rows).to(device);
-      auto targets = b.targets.narrow(0, 0, rows).to(device);
+      // A rank left without rows still runs one at weight 0: every rank takes part in the
+      // gradient all-reduce.
+      const int64_t fed = std::max<int64_t>(rows, 1);
+      auto inputs = b.inputs.narrow(0, 0, fed).to(device);
+      auto targets = b.targets.narrow(0, 0, fed).to(device);
       torch::Tensor modes;
-      if (cfg.kind == ModelKind::Oryx) modes = sampler.sample(rows, o.seq_len);
-      attn_sum += modes.defined() ? modes.to(torch::kFloat64).sum().item<double>()
-                                  : (cfg.kind == ModelKind::Transformer ? rows * o.seq_len : 0);
+      if (cfg.kind == ModelKind::Oryx) {
+        modes = sampler.sample_rows(micro_rows, o.seq_len, first, rows);
+        attn_sum += modes.to(torch::kFloat64).sum().item<double>();
+        if (rows == 0) modes = torch::zeros({1, o.seq_len}, torch::kBool);
+      } else if (cfg.kind == ModelKind::Transformer) {
+        attn_sum += static_cast<double>(rows * o.seq_len);
+      }
       torch::Tensor loss;
       {
         AutocastScope scope(autocast);
         loss = model_loss(model, inputs, modes, targets);  // modes stay on the CPU: see TokenModes
       }
       // Weight each micro-batch by its share of the step's sequences: the step's loss is the
-      // mean over all its tokens.
-      (loss * (static_cast<double>(rows) / seqs)).backward();
-      loss_sum += loss.detach().to(torch::kFloat64) * static_cast<double>(rows);
+      // mean over all its tokens. With several ranks each loss is the mean over the rank's
+      // targets; weighted by the rank's share of the micro-batch's targets (and by W, as the
+      // all-reduce averages), the ranks' gradients sum to the single-process one.
+      const double share = static_cast<double>(micro_rows) / seqs;
+      torch::Tensor weighted;
+      if (!world.distributed()) {
+        weighted = loss * share;
+        loss_sum += loss.detach().to(torch::kFloat64) * static_cast<double>(micro_rows);
+      } else {
+        const double mine = rows ? (b.targets.narrow(0, 0, rows) != -100).sum().item<double>() : 0.0;
+        auto targets_all = torch::full({}, mine, loss_sum.options());
+        world.all_reduce_sum(targets_all);
+        auto part = mine / targets_all.clamp_min(1.0);  // this rank's share of the targets
+        weighted = loss * (part * (share * static_cast<double>(W))).to(loss.scalar_type());
+        loss_sum += loss.detach().to(torch::kFloat64) * part * static_cast<double>(micro_rows);
+        if (done + micro_seqs >= seqs) grad_sync.prepare(weighted);  // earlier micro-batches accumulate locally
+      }
+      weighted.backward();
     }
     // The loss and the gradient norm are read together, the step's one host synchronisation,
     // before the update: a diverged step stops the run before it reaches weights or checkpoints.
-    auto stats = torch::stack({loss_sum, grad_norm_clip_(model->parameters(), o.grad_clip).to(torch::kFloat64)})
+    // Ranks sum their losses, attention counts and stop requests (a signal to any rank stops
+    // all of them at the same step); the gradients are already the same on every rank.
+    auto shared = torch::stack({loss_sum, torch::full({}, attn_sum, loss_sum.options()),
+                                torch::full({}, g_signal ? 1.0 : 0.0, loss_sum.options())});
+    world.all_reduce_sum(shared);
+    auto stats = torch::cat({shared, grad_norm_clip_(model->parameters(), o.grad_clip).to(torch::kFloat64).reshape(1)})
                      .to(torch::kCPU);
-    const double step_loss = stats[0].item<double>() / seqs, grad_norm = stats[1].item<double>();
+    const double step_loss = stats[0].item<double>() / seqs, grad_norm = stats[3].item<double>();
+    attn_sum = stats[1].item<double>();
+    const bool stop_signal = stats[2].item<double>() > 0;
     ORYX_CHECK(std::isfinite(step_loss) && std::isfinite(grad_norm), "training diverged at step ", sum.steps + 1,
                ": loss ", step_loss, ", gradient norm ", grad_norm, " (try a lower --lr); stopped without saving it",
                saved_ckpt ? ", the last good checkpoint is " + ckpt_dir : std::string(", no checkpoint written"));
@@ -238,33 +319,38 @@ TrainSummary train_run(const TrainOptions& opt_in) {
     sum.last_loss = step_loss;
 
     bool last = sum.tokens >= o.tokens;
-    if (sum.steps % o.log_every == 0 || last || sum.steps == 1) {
+    if (main_rank && (sum.steps % o.log_every == 0 || last || sum.steps == 1)) {
       auto now = std::chrono::steady_clock::now();
       double dt = std::chrono::duration<double>(now - t_log).count();
-      metrics.write({{"kind", "train"},
-                     {"step", sum.steps},
-                     {"tokens", sum.tokens},
-                     {"lr", rate},
-                     {"loss", sum.last_loss},
-                     {"grad_norm", grad_norm},
-                     {"tokens_per_s", dt > 0 ? (sum.tokens - tokens_at_log) / dt : 0.0},
-                     {"attention_fraction", attn_sum / (seqs * o.seq_len)}});
+      metrics->write({{"kind", "train"},
+                      {"step", sum.steps},
+                      {"tokens", sum.tokens},
+                      {"lr", rate},
+                      {"loss", sum.last_loss},
+                      {"grad_norm", grad_norm},
+                      {"tokens_per_s", dt > 0 ? (sum.tokens - tokens_at_log) / dt : 0.0},
+                      {"attention_fraction", attn_sum / (seqs * o.seq_len)}});
       t_log = now;
       tokens_at_log = sum.tokens;
     }
-    char extra[64];
-    std::snprintf(extra, sizeof extra, "loss %.4f", sum.last_loss);
-    bar.update(sum.tokens, extra);
+    if (main_rank) {
+      char extra[64];
+      std::snprintf(extra, sizeof extra, "loss %.4f", sum.last_loss);
+      bar->update(sum.tokens, extra);
+    }
     if (sum.steps % eval_every == 0 || last) evaluate();
     bool stop_slice = o.max_steps > 0 && steps_this_run >= o.max_steps && !last;
-    if (last || g_signal || stop_slice || (o.save_every > 0 && sum.steps % o.save_every == 0)) save(ckpt_dir);
-    if (g_signal || stop_slice) break;
+    if (main_rank && (last || stop_signal || stop_slice || (o.save_every > 0 && sum.steps % o.save_every == 0)))
+      save(ckpt_dir);
+    if (stop_signal || stop_slice) {
+      sum.signal = g_signal ? g_signal.load() : SIGTERM;  // another rank's signal
+      sum.interrupted = stop_signal;
+      break;
+    }
   }
-  bar.finish();
-  sum.signal = g_signal;
-  sum.interrupted = g_signal != 0;
+  if (main_rank) bar->finish();
   sum.finished = sum.tokens >= o.tokens;
-  if (sum.finished) {
+  if (sum.finished && main_rank) {
     save((fs::path(o.out) / "final").string());
     // The run has succeeded by now: a missing gnuplot costs the picture, not the exit status.
     try {
@@ -273,8 +359,26 @@ TrainSummary train_run(const TrainOptions& opt_in) {
       std::fprintf(stderr, "oryx: warning: no loss plot: %s\n", e.what());
     }
   }
+  // Every rank ends after rank 0 has written its checkpoints.
+  world.barrier();
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return sum;
+}
+
+TrainSummary train_run(const TrainOptions& options) {
+  const WorldEnv env = world_env_read();
+  if (env.size <= 1) return train_in_world(options, env);
+  try {
+    TrainSummary s = train_in_world(options, env);
+    s.reports = env.rank == 0;
+    return s;
+  } catch (const Error& e) {
+    if (env.rank == 0) throw;
+    ORYX_FAIL("rank ", env.rank, ": ", e.what());
+  } catch (const std::exception& e) {
+    // A collective fails when another rank has stopped: say so, on one line.
+    ORYX_FAIL("rank ", env.rank, ": a collective failed (has another process stopped?): ", world_failure_line(e));
+  }
 }
 
 }  // namespace oryx

@@ -26,8 +26,11 @@ struct TrainSummary {
   bool interrupted = false;    // stopped by SIGINT or SIGTERM (checkpoint written)
   int signal = 0;
   double seconds = 0;          // wall time of this invocation
+  bool reports = true;         // this process prints the summary (rank 0 of a distributed run)
 };
 
+// In a data-parallel run (WORLD_SIZE etc. set, dist/world.h) each process calls it: they
+// train as one process with batch_size x WORLD_SIZE sequences per micro-batch would.
 TrainSummary train_run(const TrainOptions& options);
 
 }  // namespace oryx
