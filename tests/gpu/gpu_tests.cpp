@@ -453,7 +453,8 @@ int main() {
   for (auto op : {LinearOp::GatedDeltaNet, LinearOp::Mamba2})
     for (int64_t D : {64, 128}) guarded("prefill+decode", [&] { run_prefill_decode(op, D, ++s); });
   for (auto [B, T, C, W] : std::vector<std::array<int64_t, 4>>{
-           {2, 1, 64, 4}, {2, 63, 130, 4}, {3, 65, 1000, 4}, {1, 4113, 256, 3}, {8, 2048, 1024, 4}, {2, 100, 96, 2}})
+           {2, 1, 64, 4}, {2, 63, 130, 4}, {3, 65, 1000, 4}, {1, 4113, 256, 3}, {8, 2048, 1024, 4}, {2, 100, 96, 2},
+           {2, 37, 75, 4}, {1, 66, 2, 3}})  // odd C: one channel a thread
     for (bool silu : {false, true}) guarded("short_conv", [&] { run_short_conv_case(B, T, C, W, silu, ++s); });
   for (auto [B, C, W] : std::vector<std::array<int64_t, 3>>{{1, 64, 4}, {3, 1000, 4}, {64, 896, 4}, {2, 130, 2}, {5, 96, 3}})
     for (bool silu : {false, true}) guarded("short_conv step", [&] { run_short_conv_step_case(B, C, W, silu, ++s); });
