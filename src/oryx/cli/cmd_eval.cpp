@@ -48,6 +48,7 @@ struct EvalFlags {
   int64_t batch = 8, n = 0, seq_len = 0, max_examples = 0;
   uint64_t seed = 0;
   bool no_eod = false;
+  std::string token_losses;  // ppl: per-token losses (JSONL)
   // mqar
   std::vector<int64_t> pairs = MqarEvalOptions{}.pairs;
   int64_t vocab = 0;
@@ -128,6 +129,7 @@ std::vector<nlohmann::json> run_task(const EvalFlags& f, OryxModel& model,
     o.batch = f.batch;
     o.max_windows = f.max_examples;
     o.progress = true;
+    o.token_losses = f.token_losses;
     PplData data(f.data, f.split, tok.get(), f.max_examples > 0 ? f.max_examples * T + 1 : 0);
     tokenizer_check_same("dataset " + f.data, data.dataset_tokenizer_id(),
                          f.tokenizer.empty() ? "checkpoint " + f.model.checkpoint : "--tokenizer " + f.tokenizer,
@@ -346,6 +348,9 @@ void register_eval(CLI::App& app) {
                   "mc: task file or folder")
       ->group("Task");
   cmd->add_option("--split", f->split, "ppl: dataset split")->capture_default_str()->group("Task");
+  cmd->add_option("--token-losses", f->token_losses,
+                  "ppl: append every window's tokens, modes and per-token losses to this JSONL file")
+      ->group("Task");
   cmd->add_option("--tokenizer", f->tokenizer, "byte or a SentencePiece .model (default: the checkpoint's, else byte)")
       ->group("Task");
   cmd->add_option("--schedule", f->schedule, "Mode schedule (default: all-A, or all-L for linear models)")

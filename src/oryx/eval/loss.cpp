@@ -112,11 +112,13 @@ EvalLoss eval_loss(OryxModel& model, const BatchSource& next, const ModeFn& mode
     // Sums stay on the device in fp64 until the end of the batch: one sync per batch.
     auto zero = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
     auto nll_all = zero.clone(), nll_a = zero.clone(), nll_bytes = zero.clone();
+    std::vector<torch::Tensor> nll_parts;  // kept only for on_batch
     auto n_all = zero.clone(), n_a = zero.clone(), n_bytes = zero.clone();
     for (int64_t s = 0; s < B * T; s += opts.head_chunk) {
       const int64_t e = std::min(B * T, s + opts.head_chunk);
       auto t = targets.slice(0, s, e);
       auto nll = token_nll(model->head(h.slice(0, s, e)), t).to(torch::kFloat64);
+      if (opts.on_batch) nll_parts.push_back(nll);
       auto valid = (t != kIgnoreIndex).to(torch::kFloat64);
       auto a = is_a.slice(0, s, e).to(torch::kFloat64) * valid;
       nll_all += nll.sum();
@@ -129,6 +131,7 @@ EvalLoss eval_loss(OryxModel& model, const BatchSource& next, const ModeFn& mode
         n_bytes += lengths.sum();
       }
     }
+    if (opts.on_batch) opts.on_batch(*batch, rows_mask.cpu(), torch::cat(nll_parts).view({B, T}).cpu());
     const double total = nll_all.item<double>(), in_a = nll_a.item<double>();
     const auto count = static_cast<int64_t>(n_all.item<double>());
     const auto count_a = static_cast<int64_t>(n_a.item<double>());

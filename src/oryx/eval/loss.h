@@ -85,6 +85,9 @@ struct EvalLossOptions {
   int64_t total_rows = 0;            // sequences in all, for the progress bar (0: unknown)
   std::string progress_label;        // empty: no progress bar
   int64_t head_chunk = 8192;         // positions per LM-head slice (bounds [N,V] logits memory)
+  // Called once per batch with its inputs, targets, modes and every target's -log p ([B,T],
+  // on the CPU; 0 where the target is ignored): the per-token losses, for `--token-losses`.
+  std::function<void(const Batch& batch, const torch::Tensor& modes, const torch::Tensor& nll)> on_batch;
 };
 
 // Loss over every batch `next` yields (targets may hold kIgnoreIndex).

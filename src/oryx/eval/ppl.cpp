@@ -129,6 +129,29 @@ PplResult ppl_eval(OryxModel& model, const PplData& data, const PplOptions& o, c
   lo.token_bytes = token_bytes;
   lo.total_rows = r.windows;
   if (o.progress) lo.progress_label = "ppl " + r.schedule;
+  std::ofstream dump;
+  int64_t window = 0;
+  if (!o.token_losses.empty()) {
+    dump.open(o.token_losses, std::ios::app);
+    ORYX_CHECK(dump.good(), "--token-losses: cannot write '", o.token_losses, "'");
+    lo.on_batch = [&](const Batch& b, const torch::Tensor& modes, const torch::Tensor& nll) {
+      auto as_list = [](const torch::Tensor& t) {
+        auto c = t.contiguous();
+        return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+      };
+      for (int64_t i = 0; i < b.inputs.size(0); ++i) {
+        auto n = nll[i].contiguous();
+        nlohmann::json rec = {{"schedule", r.schedule},
+                              {"window", window++},
+                              {"inputs", as_list(b.inputs[i])},
+                              {"targets", as_list(b.targets[i])},
+                              {"modes", as_list(modes[i].to(torch::kLong))},
+                              {"nll", std::vector<double>(n.data_ptr<double>(), n.data_ptr<double>() + n.numel())}};
+        dump << rec.dump() << "\n";
+      }
+      ORYX_CHECK(dump.good(), "--token-losses: writing '", o.token_losses, "' failed");
+    };
+  }
   r.loss = eval_loss(model, data.batches(r.seq_len, o.batch, o.max_windows), schedule_mode_fn(schedule), lo);
   return r;
 }

@@ -33,6 +33,9 @@ struct PplOptions {
   int64_t batch = 8;         // windows per forward pass
   int64_t max_windows = 0;   // 0 = every window
   bool progress = false;
+  // Non-empty: every window's inputs, targets, modes and per-target losses, one JSON line each
+  // ({"schedule", "window", "inputs", "targets", "modes", "nll"}), appended to this file.
+  std::string token_losses;
 };
 
 class PplData {
