@@ -4,7 +4,8 @@
 #                    nlohmann-json, CLI11, toml++, GoogleTest, gloo's headers for torch's
 #                    Gloo process group), gnuplot for plots.
 #   PyPI:            torch==2.11.0, which ships libtorch (the same version as on the GPU machines);
-#                    transformers and safetensors for the Python package's tests.
+#                    transformers, safetensors, sentencepiece and lm_eval for the Python
+#                    package's tests.
 # Builds into build/ (or $ORYX_BUILD_DIR). CUDA kernels are built when nvcc is on the PATH or
 # in /usr/local/cuda (ORYX_CUDA=ON|OFF overrides). Safe to run again: it skips what is there.
 set -euo pipefail
@@ -30,11 +31,13 @@ if ! python3 -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('
   python3 -m pip install -q torch==2.11.0 2>/dev/null ||
     python3 -m pip install -q --break-system-packages torch==2.11.0
 fi
-# The Python package's tests (python/tests) load checkpoints through transformers and safetensors.
-if ! python3 -c "import transformers, safetensors" 2>/dev/null; then
-  echo "setup: installing transformers and safetensors from PyPI"
-  python3 -m pip install -q transformers safetensors 2>/dev/null ||
-    python3 -m pip install -q --break-system-packages transformers safetensors
+# The Python package's tests (python/tests): transformers and safetensors load checkpoints and
+# exports, sentencepiece their SentencePiece tokenizers, lm_eval (with accelerate, which its
+# Hugging Face model needs) runs the harness on them.
+if ! python3 -c "import transformers, safetensors, sentencepiece, lm_eval, accelerate" 2>/dev/null; then
+  echo "setup: installing transformers, safetensors, sentencepiece, lm_eval and accelerate from PyPI"
+  python3 -m pip install -q transformers safetensors sentencepiece lm_eval accelerate 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages transformers safetensors sentencepiece lm_eval accelerate
 fi
 torch_prefix=$(python3 -c "import torch; print(torch.utils.cmake_prefix_path)" 2>/dev/null)
 

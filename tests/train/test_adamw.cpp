@@ -80,8 +80,11 @@ void expect_state_error(const std::vector<std::pair<std::string, torch::Tensor>>
     EXPECT_NE(std::string(e.what()).find("ckpt/optimizer.safetensors: " + part), std::string::npos) << e.what();
   }
   EXPECT_EQ(opt.steps(), 0);
-  for (const auto& [name, t] : opt.state())
-    if (name != "step") EXPECT_TRUE(torch::equal(t, torch::zeros({4}))) << name << " was modified";
+  for (const auto& [name, t] : opt.state()) {
+    if (name != "step") {
+      EXPECT_TRUE(torch::equal(t, torch::zeros({4}))) << name << " was modified";
+    }
+  }
 }
 
 TEST(TrainAdamW, LoadStateRefusesWrongDtypesNegativeStepAndNonFiniteMoments) {

@@ -48,7 +48,8 @@ struct EvalFlags {
   int64_t batch = 8, n = 0, seq_len = 0, max_examples = 0;
   uint64_t seed = 0;
   bool no_eod = false;
-  std::string token_losses;  // ppl: per-token losses (JSONL)
+  std::string token_losses;    // ppl: per-token losses (JSONL)
+  std::string request_scores;  // mc: per-request log-likelihoods (JSONL)
   // mqar
   std::vector<int64_t> pairs = MqarEvalOptions{}.pairs;
   int64_t vocab = 0;
@@ -217,6 +218,7 @@ std::vector<nlohmann::json> run_task(const EvalFlags& f, OryxModel& model,
   o.norm = f.mc_norm;
   o.prepend_eod = !f.no_eod;
   o.max_context = f.max_context;
+  o.request_scores = f.request_scores;
   o.score = score_options(f, "mc");
   std::vector<McTask> tasks;
   for (const auto& path : mc_find_tasks(f.data)) tasks.push_back(mc_load(path, f.mc_metric, f.max_examples));
@@ -350,6 +352,9 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--split", f->split, "ppl: dataset split")->capture_default_str()->group("Task");
   cmd->add_option("--token-losses", f->token_losses,
                   "ppl: append every window's tokens, modes and per-token losses to this JSONL file")
+      ->group("Task");
+  cmd->add_option("--request-scores", f->request_scores,
+                  "mc: append every request's log-likelihood to this JSONL file")
       ->group("Task");
   cmd->add_option("--tokenizer", f->tokenizer, "byte or a SentencePiece .model (default: the checkpoint's, else byte)")
       ->group("Task");

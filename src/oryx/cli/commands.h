@@ -17,6 +17,7 @@ void register_eval(CLI::App& app);
 void register_train(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_study(CLI::App& app);
+void register_export(CLI::App& app);
 
 // `oryx bench generate`, added under `oryx bench` (cmd_bench_generate.cpp).
 void register_bench_generate(CLI::App* bench);

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   oryx::cli::register_train(app);
   oryx::cli::register_plot(app);
   oryx::cli::register_study(app);
+  oryx::cli::register_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

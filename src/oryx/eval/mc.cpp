@@ -278,6 +278,24 @@ McResult mc_eval(OryxModel& model, const Tokenizer& tok, const McTask& task, con
   if (!so.progress_label.empty()) so.progress_label += " " + task.name;
   const auto scores = score_sequences(model, seqs, schedule, so);
 
+  if (!o.request_scores.empty()) {
+    std::ofstream out(o.request_scores, std::ios::app);
+    ORYX_CHECK(out.good(), "--request-scores: cannot write '", o.request_scores, "'");
+    size_t i = 0;
+    for (const auto& d : task.docs)
+      for (const auto& c : d.choices) {
+        const auto& s = scores[i];
+        const auto scored = std::count_if(seqs[i].targets.begin(), seqs[i].targets.end(),
+                                          [](int64_t t) { return t != kIgnoreIndex; });
+        out << nlohmann::json{{"task", task.name},         {"schedule", r.schedule},
+                              {"doc_id", d.doc_id},        {"idx", c.idx},
+                              {"log_likelihood", s.log_likelihood}, {"tokens", scored}}
+                   .dump()
+            << "\n";
+        ++i;
+      }
+    ORYX_CHECK(out.good(), "--request-scores: writing '", o.request_scores, "' failed");
+  }
   size_t k = 0;
   double acc = 0, acc_norm = 0, bpb = 0;
   for (const auto& d : task.docs) {

@@ -73,6 +73,9 @@ struct McOptions {
   bool prepend_eod = true;      // feed the end-of-document id first, as a document starts in training
   int64_t max_context = 0;      // tokens fed per request; 0 = the model's max_seq_len
   ScoreOptions score;
+  // Non-empty: every request's score appended to this file, one JSON line each
+  // ({"task", "schedule", "doc_id", "idx", "log_likelihood", "tokens"}: tokens scored).
+  std::string request_scores;
 };
 
 struct McResult {

@@ -1,5 +1,7 @@
 #include "oryx/model/model.h"
 
+#include <optional>
+
 #include "oryx/checkpoint/weights.h"
 #include "oryx/common/error.h"
 #include "oryx/common/shape.h"
@@ -9,7 +11,7 @@
 namespace oryx {
 
 OryxModelImpl::OryxModelImpl(const ModelConfig& c) : c_(c) {
-  embed = register_parameter("embed", torch::randn({c.vocab_size, c.d_model}) * c.init_std);
+  embed = register_parameter("embed", init_normal({c.vocab_size, c.d_model}, c.init_std));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.n_layers; ++i) layers->push_back(OryxLayer(c));
   final_norm = register_parameter("final_norm", torch::ones({c.d_model}));
@@ -104,9 +106,15 @@ OryxModel model_create(const ModelConfig& c, uint64_t seed) {
 }
 
 OryxModel model_load(const ModelConfig& c, uint64_t seed) {
-  auto m = model_create(c, seed);
-  if (!c.weights.empty()) weights_load(*m, c.weights);
-  return m;
+  if (c.weights.empty()) return model_create(c, seed);
+  // Every weight comes from the file (weights_load is strict): no random draws first.
+  std::optional<OryxModel> m;
+  {
+    SkipInit skip;
+    m.emplace(model_create(c, seed));
+  }
+  weights_load(**m, c.weights);
+  return *m;
 }
 
 }  // namespace oryx

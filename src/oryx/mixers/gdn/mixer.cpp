@@ -16,8 +16,7 @@ class GdnMixerImpl : public LinearMixerImpl {
   explicit GdnMixerImpl(const ModelConfig& c) : LinearMixerImpl(c) {
     w_a = register_parameter("w_a", init_linear(c.n_heads, c.d_model, c.init_std));
     w_b = register_parameter("w_b", init_linear(c.n_heads, c.d_model, c.init_std));
-    // U(0,16) can draw values near 0; clamp so that log stays finite.
-    A_log = register_parameter("A_log", torch::log((torch::rand({c.n_heads}) * 16).clamp_min(1e-4)));
+    A_log = register_parameter("A_log", init_a_log(c.n_heads, 0, 16));
     dt_bias = register_parameter("dt_bias", init_dt_bias(c.n_heads));
   }
 

@@ -14,7 +14,7 @@ class Mamba2MixerImpl : public LinearMixerImpl {
  public:
   explicit Mamba2MixerImpl(const ModelConfig& c) : LinearMixerImpl(c) {
     w_dt = register_parameter("w_dt", init_linear(c.n_heads, c.d_model, c.init_std));
-    A_log = register_parameter("A_log", torch::log(torch::rand({c.n_heads}) * 15 + 1));
+    A_log = register_parameter("A_log", init_a_log(c.n_heads, 1, 16));
     dt_bias = register_parameter("dt_bias", init_dt_bias(c.n_heads));
     D = register_parameter("D", torch::ones({c.n_heads}));
   }
