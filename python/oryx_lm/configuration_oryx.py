@@ -10,7 +10,7 @@ class OryxConfig(PretrainedConfig):
                  head_dim_k=128, head_dim_v=128, mlp_hidden=2816, conv_kernel=4, rope=True, rope_theta=10000.0,
                  qk_norm=True, share_q=False, separate_out_norm=False, tie_embeddings=False, kv_conv_silu=None,
                  k_l2norm=None, chunk_size=64, max_seq_len=2048, norm_eps=1e-6, init_std=0.02, schedule=None,
-                 name="", **kwargs):
+                 tokenizer_vocab=None, name="", **kwargs):
         if kind not in ("oryx", "transformer", "linear"):
             raise ValueError(f"kind must be oryx, transformer or linear, got '{kind}'")
         if kind == "transformer":
@@ -27,6 +27,9 @@ class OryxConfig(PretrainedConfig):
         # The schedule forward and generate use when none is given: a transformer's tokens are
         # all in mode A, a linear model's all in mode L; an Oryx model's default is all-A.
         self.schedule = schedule or ("all-L" if kind == "linear" else "all-A")
+        # The tokenizer's ids ([0, tokenizer_vocab)) when vocab_size is larger: generate()
+        # chooses among them only, as `oryx generate` does (set by `oryx export`).
+        self.tokenizer_vocab = tokenizer_vocab
         kwargs.setdefault("tie_word_embeddings", tie_embeddings)
         super().__init__(**kwargs)
         self.tie_embeddings = tie_embeddings

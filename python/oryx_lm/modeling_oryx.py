@@ -322,27 +322,75 @@ class OryxForCausalLM(PreTrainedModel):
         return CausalLMOutputWithPast(loss=loss, logits=logits)
 
     @torch.no_grad()
+    def generate(self, input_ids: torch.LongTensor, attention_mask: Optional[torch.Tensor] = None,
+                 max_length: Optional[int] = None, max_new_tokens: Optional[int] = None, do_sample: bool = False,
+                 temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, eos_token_id=None,
+                 pad_token_id: Optional[int] = None, stopping_criteria=None,
+                 schedule: Union[str, Schedule, None] = None, vocab_limit: Optional[int] = None,
+                 **unused) -> torch.LongTensor:
+        """transformers' generate() for this model, with the KV cache and recurrent state: the
+        prompt under the schedule's prompt modes, then each new token in the schedule's
+        generated mode (`,gen=`). Greedy, or sampling with temperature / top_k / top_p; stops a
+        sequence at eos_token_id or when stopping_criteria (a transformers StoppingCriteriaList,
+        as lm-evaluation-harness passes) says so, padding it with pad_token_id after. The
+        prompts of a batch must have the same length (no padding): give them one at a time
+        otherwise. vocab_limit: only ids below it are chosen (the tokenizer's size, as
+        `oryx generate` does when the model's vocab_size is larger; default config.tokenizer_vocab).
+        Returns [B, T + new tokens]."""
+        if attention_mask is not None and not bool(attention_mask.bool().all()):
+            raise ValueError("oryx generate takes prompts of equal length without padding: "
+                             "give them one at a time (lm_eval: batch_size=1)")
+        s = schedule if schedule is not None else self.config.schedule
+        s = parse_schedule(s) if isinstance(s, str) else s
+        if vocab_limit is None:
+            vocab_limit = getattr(self.config, "tokenizer_vocab", None)
+        b, t = input_ids.shape
+        if max_new_tokens is None:
+            max_new_tokens = (max_length if max_length is not None else self.config.max_seq_len) - t
+        max_new_tokens = max(0, min(max_new_tokens, self.config.max_seq_len - t))
+        eos = [] if eos_token_id is None else [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id)
+        pad = pad_token_id if pad_token_id is not None else (eos[0] if eos else 0)
+        cache = OryxCache.empty(self.config.n_layers)
+        seq = input_ids
+        if max_new_tokens == 0:
+            return seq
+        logits = self(input_ids, schedule=s, past_key_values=cache).logits[:, -1]
+        done = torch.zeros(b, dtype=torch.bool, device=input_ids.device)
+        for i in range(max_new_tokens):
+            scores = logits.float()
+            if vocab_limit is not None and vocab_limit < scores.shape[-1]:
+                scores = scores[:, :vocab_limit]
+            nxt = self._choose(scores, do_sample, temperature, top_k, top_p)
+            nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
+            seq = torch.cat([seq, nxt[:, None]], 1)
+            if eos:
+                done |= torch.isin(nxt, torch.tensor(eos, device=nxt.device))
+            if stopping_criteria is not None:
+                stop = stopping_criteria(seq, scores)
+                done |= stop.to(done.device) if torch.is_tensor(stop) else torch.full_like(done, bool(stop))
+            if bool(done.all()) or i + 1 == max_new_tokens:
+                break
+            mode = torch.tensor([s.generated_mode(t + i, t)], dtype=torch.bool)
+            logits = self(nxt[:, None], modes=mode, past_key_values=cache).logits[:, -1]
+        return seq
+
+    @staticmethod
+    def _choose(scores: torch.Tensor, do_sample: bool, temperature: float, top_k: int, top_p: float):
+        if not do_sample or temperature == 0:
+            return scores.argmax(-1)
+        scores = scores / temperature
+        if top_k and top_k < scores.shape[-1]:
+            kth = scores.topk(top_k, -1).values[:, -1:]
+            scores = scores.masked_fill(scores < kth, float("-inf"))
+        if top_p < 1.0:
+            sorted_scores, order = scores.sort(-1, descending=True)
+            cum = sorted_scores.softmax(-1).cumsum(-1)
+            drop = cum - sorted_scores.softmax(-1) > top_p  # keep the smallest set reaching top_p
+            scores = scores.scatter(-1, order, sorted_scores.masked_fill(drop, float("-inf")))
+        return torch.multinomial(scores.softmax(-1), 1)[:, 0]
+
     def generate_greedy(self, input_ids: torch.LongTensor, max_new_tokens: int,
                         schedule: Union[str, Schedule, None] = None,
                         vocab_limit: Optional[int] = None) -> torch.LongTensor:
-        """Greedy decoding with the KV cache and recurrent state: the prompt under the
-        schedule's prompt modes, then each new token in the schedule's generated mode.
-        vocab_limit: only ids below it are chosen (the tokenizer's size, as `oryx generate`
-        does when the model's vocab_size is larger). Returns [B, T + max_new_tokens]."""
-        s = schedule if schedule is not None else self.config.schedule
-        s = parse_schedule(s) if isinstance(s, str) else s
-        cache = OryxCache.empty(self.config.n_layers)
-        t = input_ids.shape[1]
-        logits = self(input_ids, schedule=s, past_key_values=cache).logits
-        out = [input_ids]
-        for i in range(max_new_tokens):
-            last = logits[:, -1]
-            if vocab_limit is not None and vocab_limit < last.shape[-1]:
-                last = last[:, :vocab_limit]
-            nxt = last.argmax(-1, keepdim=True)
-            out.append(nxt)
-            if i + 1 == max_new_tokens:
-                break
-            mode = torch.tensor([s.generated_mode(t + i, t)], dtype=torch.bool)
-            logits = self(nxt, modes=mode, past_key_values=cache).logits
-        return torch.cat(out, 1)
+        """Greedy decoding of exactly max_new_tokens tokens (generate() without stopping)."""
+        return self.generate(input_ids, max_new_tokens=max_new_tokens, schedule=schedule, vocab_limit=vocab_limit)

@@ -2,7 +2,8 @@
 `oryx export --hf` output with trust_remote_code, and its log-likelihoods of a few requests
 equal `oryx eval --task mc --no-eod --request-scores` on the same requests (the harness feeds
 context + continuation without a document-start token, hence --no-eod), under the model's
-default schedule and under one passed as a from_pretrained argument (model_args schedule=...).
+default schedule and under one passed as a from_pretrained argument (model_args schedule=...);
+and its greedy generate_until text is the model's generate() output cut at the stop string.
 
 Skipped, saying so, when lm_eval is not installed. Run by the C++ test suite."""
 import json
@@ -70,6 +71,14 @@ class Harness(unittest.TestCase):
                                         for i, (_, _, _, ctx, cont) in enumerate(REQUESTS)])
                 for (doc_id, idx, _, _, _), (ll, _) in zip(REQUESTS, got):
                     self.assertAlmostEqual(ll, ours[(doc_id, idx)], delta=1e-4, msg=f"{schedule} doc {doc_id} {idx}")
+                # Generation tasks: the harness's greedy text is the model's own generate(),
+                # which uses the cache, cut at the stop string.
+                ctx = REQUESTS[0][3]
+                text = lm.generate_until([Instance(request_type="generate_until", doc={},
+                                                   arguments=(ctx, {"until": ["\n"], "max_gen_toks": 12}), idx=0)])[0]
+                ids = lm.tokenizer(ctx)["input_ids"]
+                ours_ids = lm.model.generate(torch.tensor([ids]), max_new_tokens=12)[0, len(ids):].tolist()
+                self.assertEqual(text, lm.tokenizer.decode(ours_ids).split("\n")[0], schedule)
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
