@@ -107,10 +107,12 @@ TEST(Distributed, TwoProcessResumeEqualsTheUninterruptedRunAndRefusesAnotherProc
   expect_same_losses(train_losses(dir.file("whole")), train_losses(dir.file("sliced")), 1e-9);
 }
 
-// Starts `oryx args` in the background (stdout and stderr to files); returns its pid.
+// Starts `oryx args` in the background (stdout and stderr to files), in a process group of its
+// own as a shell starts a foreground job; returns its pid (= the group's id).
 pid_t spawn_cli(const std::string& args, const std::string& out, const std::string& err) {
   pid_t pid = ::fork();
   if (pid == 0) {
+    ::setpgid(0, 0);
     const std::string cmd = "exec " + std::string(ORYX_CLI_PATH) + " " + args + " >" + out + " 2>" + err;
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
@@ -188,6 +190,19 @@ TEST(Distributed, SigtermToTheLauncherSavesOneCheckpointAndStopsEveryWorker) {
   EXPECT_EQ(wait_exit(launcher, 120), 128 + SIGTERM) << slurp(dir.file("err"));
   EXPECT_TRUE(std::filesystem::exists(dir.file("run/ckpt/trainer.json"))) << slurp(dir.file("err"));
   EXPECT_NE(slurp(dir.file("out")).find("interrupted"), std::string::npos) << slurp(dir.file("out"));
+}
+
+// Ctrl-C at a terminal signals the whole foreground process group: the workers, in groups of
+// their own, must not get it besides the launcher's SIGTERM (two signals would kill them
+// before their checkpoint).
+TEST(Distributed, CtrlCToTheForegroundGroupSavesOneCheckpoint) {
+  TempDir dir;
+  pid_t launcher = spawn_cli(train_args("transformer-tiny", dir.file("run"), 100000, 2) + " --nproc-per-node 2",
+                             dir.file("out"), dir.file("err"));
+  ASSERT_TRUE(wait_for_steps(dir.file("run"), 2, 120)) << slurp(dir.file("err"));
+  ::kill(-launcher, SIGINT);
+  EXPECT_EQ(wait_exit(launcher, 120), 128 + SIGINT) << slurp(dir.file("err"));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("run/ckpt/trainer.json"))) << slurp(dir.file("err"));
 }
 
 // A free port on 127.0.0.1, or, with `hold`, one this process keeps listening on.

@@ -81,6 +81,9 @@ int launch_local_workers(int nproc, const std::vector<std::string>& argv, std::c
     if (pid == 0) {
       std::signal(SIGINT, SIG_DFL);
       std::signal(SIGTERM, SIG_DFL);
+      // A process group of its own: Ctrl-C at the terminal reaches the launcher alone, which
+      // passes on one SIGTERM (a worker that got both would take the second as "kill now").
+      ::setpgid(0, 0);
       // A worker must not outlive its launcher (killed with SIGKILL, it cannot pass anything on).
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != launcher) ::_exit(1);

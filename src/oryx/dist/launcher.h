@@ -7,7 +7,8 @@
 // the others get SIGTERM and, after `grace`, SIGKILL, and the launcher returns that worker's
 // exit status (1 for a killed one) after one line naming it. SIGINT or SIGTERM to the
 // launcher is passed to every worker (training saves one checkpoint and stops); a second one
-// kills them.
+// kills them. Workers run in process groups of their own, so Ctrl-C at a terminal reaches the
+// launcher only, and they see one signal.
 #pragma once
 #include <chrono>
 #include <string>
