@@ -80,6 +80,11 @@ TEST(AttentionRuns, DensePlanWhenEntriesWouldCostMore) {
   EXPECT_EQ(std::vector<int64_t>(seqs.data_ptr<int64_t>(), seqs.data_ptr<int64_t>() + seqs.numel()),
             (std::vector<int64_t>{0, 2}));
   EXPECT_FALSE(dense.q_rows.defined());
+  // Three of four sequences attending: all four do (no gather of the three).
+  auto most = AttentionRuns::from_mask(
+      mask_of({half, std::string(2048, 'L'), std::string(2048, 'A'), std::string(2048, 'A')}), torch::kCPU);
+  ASSERT_TRUE(most.is_dense());
+  EXPECT_EQ(most.dense_seqs.numel(), 4);
 }
 
 TEST(AttentionRuns, TokenModesBuildRunsOnlyForMixedCallsThatAskForThem) {

@@ -1,6 +1,7 @@
 #include "oryx/layer/attention_runs.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "oryx/common/error.h"
 
@@ -45,6 +46,12 @@ AttentionRuns AttentionRuns::from_mask(const torch::Tensor& mask_in, torch::Devi
     AttentionRuns dense;
     dense.batch = B;
     dense.seq_len = T;
+    // Most sequences attending: all of them do, which skips gathering the others' rows out
+    // and back (forward and backward); the extra sequences' outputs are not selected.
+    if (4 * static_cast<int64_t>(seqs_with_a.size()) >= 3 * B) {
+      seqs_with_a.resize(static_cast<size_t>(B));
+      std::iota(seqs_with_a.begin(), seqs_with_a.end(), 0);
+    }
     dense.dense_seqs = torch::tensor(seqs_with_a, torch::kLong).to(device);
     return dense;
   }

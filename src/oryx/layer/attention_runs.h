@@ -18,6 +18,9 @@
 // cost more than attending densely over every sequence that has a mode-A token (the
 // sampler's batches, whose mixed sequences span most of their length), the plan is that
 // instead: `dense_seqs` lists those sequences and every one of their positions is queried.
+// When at least 3/4 of the batch's sequences have a mode-A token, it lists every sequence:
+// attending the few others costs less than gathering the rows of those that attend (and
+// scattering their outputs and gradients back).
 #pragma once
 #include <torch/types.h>
 
@@ -31,8 +34,8 @@ struct AttentionRuns {
   static constexpr double kKeyRowCostPairs = 300;  // one listed key row, in query-key pairs
   static constexpr double kVarlenCostRatio = 2.0;  // varlen kernel time per pair / dense kernel's
 
-  // The dense plan: sequences with a mode-A token [n] int64, every position queried; when
-  // set, the entry fields below are empty.
+  // The dense plan: sequences with a mode-A token [n] int64 (every sequence when 3/4 of
+  // them have one), every position queried; when set, the entry fields below are empty.
   torch::Tensor dense_seqs;
 
   torch::Tensor q_rows;      // [Nq] int64 b*T+t of every queried token, entry after entry
