@@ -56,6 +56,10 @@ void GradSync::prepare(const torch::Tensor& loss) {
   if (!reducer_) return;
   QuietWarnings quiet;
   c10::WarningUtils::WarningHandlerGuard guard(&quiet);
+  // After the first synced backward the buckets are rebuilt once in the order gradients were
+  // ready (all ranks agree on it), as DDP does before each forward; until then the Reducer
+  // records that order, so the call must come every step.
+  reducer_->rebuild_buckets();
   reducer_->prepare_for_forward();
   reducer_->prepare_for_backward(find_unused_ ? std::vector<torch::Tensor>{loss} : std::vector<torch::Tensor>{});
 }
