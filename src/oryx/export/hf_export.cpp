@@ -91,6 +91,7 @@ void hf_export(const std::string& checkpoint_dir, const std::string& out_dir, bo
   auto put = [&](const std::string& name, const std::string& text) { atomic_write_text(tmp + "/" + name, text); };
   put("configuration_oryx.py", embedded::configuration_oryx_py);
   put("modeling_oryx.py", embedded::modeling_oryx_py);
+  put("recurrence.py", embedded::recurrence_py);
   put("schedule.py", embedded::schedule_py);
   fs::copy_file(files.weights, tmp + "/model.safetensors");
 
