@@ -51,6 +51,7 @@ WorldEnv world_env_read() {
                " is not: a distributed run needs RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT");
   e.rank = env_int("RANK", 0, e.size - 1);
   e.local_rank = env_or_empty("LOCAL_RANK").empty() ? e.rank : env_int("LOCAL_RANK", 0, e.size - 1);
+  e.local_size = env_or_empty("LOCAL_WORLD_SIZE").empty() ? e.size : env_int("LOCAL_WORLD_SIZE", 1, e.size);
   e.master_addr = env_or_empty("MASTER_ADDR");
   e.master_port = env_int("MASTER_PORT", 1, 65535);
   return e;

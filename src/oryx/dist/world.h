@@ -6,6 +6,7 @@
 // `oryx train --nproc-per-node N` sets for its workers, dist/launcher.h):
 //   RANK, WORLD_SIZE           its index and the number of processes
 //   LOCAL_RANK                 its index on this machine: the CUDA device it takes
+//   LOCAL_WORLD_SIZE           the processes on this machine (they share its CPU threads)
 //   MASTER_ADDR, MASTER_PORT   where rank 0 serves the store
 // Without WORLD_SIZE (or with WORLD_SIZE=1) it is a world of one and nothing is created.
 #pragma once
@@ -23,7 +24,7 @@ class ProcessGroup;
 namespace oryx {
 
 struct WorldEnv {
-  int rank = 0, size = 1, local_rank = 0;
+  int rank = 0, size = 1, local_rank = 0, local_size = 1;
   std::string master_addr;
   int master_port = 0;
 };

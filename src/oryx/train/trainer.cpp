@@ -65,13 +65,6 @@ std::vector<std::string> default_eval_schedules(const ModelConfig& c) {
   return {"all-A", "all-L", "every:2:" + std::to_string(c.chunk_size)};
 }
 
-// Processes on this machine (torchrun's LOCAL_WORLD_SIZE), for sharing its CPU threads.
-int local_processes(const WorldEnv& env) {
-  const char* v = std::getenv("LOCAL_WORLD_SIZE");
-  int n = v ? std::atoi(v) : env.size;
-  return n >= 1 ? n : 1;
-}
-
 }  // namespace
 
 static TrainSummary train_in_world(const TrainOptions& opt_in, const WorldEnv& env) {
@@ -81,7 +74,7 @@ static TrainSummary train_in_world(const TrainOptions& opt_in, const WorldEnv& e
     torch::set_num_threads(static_cast<int>(o.threads));
   } else if (env.size > 1) {
     const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-    torch::set_num_threads(std::max(1, cores / local_processes(env)));
+    torch::set_num_threads(std::max(1, cores / env.local_size));
   }
   torch::Device device = world_device(o.device, env);
   bool autocast = o.precision == "bf16" || (o.precision == "auto" && device.is_cuda());
