@@ -73,6 +73,39 @@ TEST(BadInputBattery, TrainFlagsAreBounded) {
                         "is a folder");
 }
 
+// The flags and environment of data-parallel runs, `oryx export`, and the per-token and
+// per-request dumps of `oryx eval`.
+TEST(BadInputBattery, DistributedExportAndDumpInputsAreOneLine) {
+  TempDir dir;
+  const std::string train = "train --config " + shipped_config_path("transformer-tiny") + " --data mqar --out " +
+                            dir.file("run") + " --tokens 128 --seq-len 64 --batch-size 2 --mqar-pairs 4 --mqar-vocab 256 --device cpu";
+  expect_one_line_error(train + " --nproc-per-node 0", "--nproc-per-node");
+  expect_one_line_error(train + " --dist-timeout 0", "key 'dist_timeout'");
+  const CliResult bad_env = run_cli(train, kTimeoutS, "WORLD_SIZE=two");
+  EXPECT_EQ(bad_env.exit_code, 2) << bad_env.err;
+  EXPECT_NE(bad_env.err.find("WORLD_SIZE='two'"), std::string::npos) << bad_env.err;
+  const CliResult no_rank = run_cli(train, kTimeoutS, "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=1");
+  EXPECT_EQ(no_rank.exit_code, 2) << no_rank.err;
+  EXPECT_NE(no_rank.err.find("RANK is not"), std::string::npos) << no_rank.err;
+
+  expect_one_line_error("export --checkpoint " + dir.file("none") + " --hf " + dir.file("hf"), dir.file("none"));
+  ASSERT_EQ(run_cli(train).exit_code, 0);
+  std::ofstream(dir.file("a-file")) << "x";
+  expect_one_line_error("export --checkpoint " + dir.file("run/final") + " --hf " + dir.file("a-file"),
+                        "is not a folder");
+
+  const std::string unwritable = dir.file("no/such/folder/out.jsonl");
+  std::ofstream(dir.file("text.txt")) << "some text to score\n";
+  expect_one_line_error("eval --config " + shipped_config_path("oryx-gdn-tiny") + " --task ppl --device cpu --data " +
+                            dir.file("text.txt") + " --seq-len 8 --token-losses " + unwritable,
+                        "--token-losses: cannot write");
+  std::ofstream(dir.file("task.jsonl"))
+      << R"({"doc_id": 0, "idx": 0, "label": 0, "request": {"context": "a", "continuation": " b"}})" << "\n";
+  expect_one_line_error("eval --config " + shipped_config_path("oryx-gdn-tiny") + " --task mc --device cpu --data " +
+                            dir.file("task.jsonl") + " --request-scores " + unwritable,
+                        "--request-scores: cannot write");
+}
+
 TEST(BadInputBattery, EvalAndGenerateFlagsAreBounded) {
   const std::string tiny = shipped_config_path("oryx-gdn-tiny");
   const std::string eval = "eval --config " + tiny + " --task mqar --device cpu";

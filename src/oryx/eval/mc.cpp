@@ -274,13 +274,17 @@ McResult mc_eval(OryxModel& model, const Tokenizer& tok, const McTask& task, con
                                             : static_cast<double>(cont.size()));
     }
   }
+  // Opened before scoring: an unwritable path fails before the work, not after.
+  std::ofstream out;
+  if (!o.request_scores.empty()) {
+    out.open(o.request_scores, std::ios::app);
+    ORYX_CHECK(out.good(), "--request-scores: cannot write '", o.request_scores, "'");
+  }
   ScoreOptions so = o.score;
   if (!so.progress_label.empty()) so.progress_label += " " + task.name;
   const auto scores = score_sequences(model, seqs, schedule, so);
 
-  if (!o.request_scores.empty()) {
-    std::ofstream out(o.request_scores, std::ios::app);
-    ORYX_CHECK(out.good(), "--request-scores: cannot write '", o.request_scores, "'");
+  if (out.is_open()) {
     size_t i = 0;
     for (const auto& d : task.docs)
       for (const auto& c : d.choices) {
