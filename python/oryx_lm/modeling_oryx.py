@@ -6,7 +6,8 @@ DeltaNet or Mamba-2). Every token writes its keys and values to the KV cache and
 recurrent state, whatever its mode, so a schedule can switch mode at any position.
 
 The recurrences (recurrence.py) accumulate in fp32: chunked for sequences, the definition
-token by token for decoding steps.
+token by token for decoding steps. Where our kernels' torch operators are loaded (ops.py) and
+the call qualifies (bf16 on a Hopper GPU), the mixer runs them instead.
 """
 import json
 import math
@@ -21,6 +22,7 @@ from transformers import PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from .configuration_oryx import OryxConfig
+from .ops import chunk_linear, kernels_usable, linear_step
 from .recurrence import recurrence_chunked, recurrence_reference
 from .schedule import Schedule, parse_schedule
 
@@ -156,7 +158,17 @@ class LinearMixer(nn.Module):
         state = cache.state if cache is not None else None
         # One token (decoding) steps the definition; longer inputs take the chunked form, which
         # equals it to rounding (tests/test_recurrence.py). ORYX_FORCE_REFERENCE=1: always the former.
-        if t == 1 or os.environ.get("ORYX_FORCE_REFERENCE") == "1":
+        # Our kernels (ops.py) where they apply: the step kernel only without autograd (it updates
+        # the state in place and has no backward).
+        forced = os.environ.get("ORYX_FORCE_REFERENCE") == "1"
+        if not forced and kernels_usable(q, k, v):
+            if t == 1 and not torch.is_grad_enabled():
+                state = (state.float().contiguous() if state is not None
+                         else q.new_zeros(b, c.n_heads, c.head_dim_k, c.head_dim_v, dtype=torch.float32))
+                o = linear_step(c.linear, q[:, 0], k[:, 0], v[:, 0], g[:, 0], beta[:, 0], state, scale)[:, None]
+            else:
+                o, state = chunk_linear(c.linear, q, k, v, g, beta, state, scale)
+        elif t == 1 or forced:
             o, state = recurrence_reference(q, k, v, g, beta, state, scale, delta=self.gdn)
         else:
             o, state = recurrence_chunked(q, k, v, g, beta, state, scale, delta=self.gdn, chunk=c.chunk_size)

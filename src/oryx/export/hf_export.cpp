@@ -92,6 +92,7 @@ void hf_export(const std::string& checkpoint_dir, const std::string& out_dir, bo
   put("configuration_oryx.py", embedded::configuration_oryx_py);
   put("modeling_oryx.py", embedded::modeling_oryx_py);
   put("recurrence.py", embedded::recurrence_py);
+  put("ops.py", embedded::ops_py);
   put("schedule.py", embedded::schedule_py);
   fs::copy_file(files.weights, tmp + "/model.safetensors");
 

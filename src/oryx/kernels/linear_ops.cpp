@@ -39,11 +39,6 @@ K::Mixer mixer_of(LinearKind kind) {
   return kind == LinearKind::GatedDeltaNet ? K::Mixer::Gdn : K::Mixer::Ssd;
 }
 
-// Everything the forward produced that the backward reads.
-struct Saved {
-  Tensor G, F, P, A, W, E, h;
-};
-
 struct Shapes {
   int64_t B, T, H, K, V, N;
 };
@@ -70,7 +65,7 @@ K::ChunkParams params_of(const Shapes& s, double scale) {
 // undefined. With `save`, fills `saved` for the backward.
 std::pair<Tensor, Tensor> run_forward(K::Mixer mixer, const Tensor& q, const Tensor& k,
                                       const Tensor& v, const Tensor& g, const Tensor& beta,
-                                      const Tensor& h0, double scale, bool save, Saved* saved) {
+                                      const Tensor& h0, double scale, bool save, LinearSaved* saved) {
   Shapes s = shapes_of(q, v);
   auto bf16o = q.options().dtype(torch::kBFloat16);
   auto f32o = q.options().dtype(torch::kFloat32);
@@ -82,7 +77,7 @@ std::pair<Tensor, Tensor> run_forward(K::Mixer mixer, const Tensor& q, const Ten
   }
   const int64_t C = K::kChunk, Tp = s.N * C;
   bool gdn = mixer == K::Mixer::Gdn;
-  Saved w;
+  LinearSaved w;
   w.G = alloc({s.B, s.H, Tp}, f32o);
   w.F = alloc({s.B, s.H, Tp, 4}, f32o);
   w.P = alloc({s.B, s.H, s.N, C, C}, bf16o);
@@ -123,6 +118,55 @@ Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
           has_h0 ? h0.to(torch::kFloat32).contiguous() : Tensor()};
 }
 
+// Runs the backward kernels from the forward's intermediates. q, k, v, beta, h0 as prepared
+// for the forward; dO and dht may be undefined (no gradient reaches that output).
+LinearGrads run_backward(K::Mixer mixer, const Tensor& q, const Tensor& k, const Tensor& v,
+                         const Tensor& beta, const Tensor& h0, LinearSaved w,
+                         const Tensor& grad_o, const Tensor& grad_ht, double scale) {
+  Shapes s = shapes_of(q, v);
+  auto bf16o = q.options().dtype(torch::kBFloat16);
+  auto f32o = q.options().dtype(torch::kFloat32);
+  Tensor dO = grad_o.defined() ? grad_o.to(torch::kBFloat16).contiguous()
+                               : torch::zeros({s.B, s.T, s.H, s.V}, bf16o);
+  Tensor dht = grad_ht.defined() ? grad_ht.to(torch::kFloat32).contiguous() : Tensor();
+  LinearGrads d;
+  d.dq = alloc({s.B, s.T, s.H, s.K}, bf16o);
+  d.dk = alloc({s.B, s.T, s.H, s.K}, bf16o);
+  d.dv = alloc({s.B, s.T, s.H, s.V}, bf16o);
+  d.dg = alloc({s.B, s.T, s.H}, f32o);
+  d.dbeta = alloc({s.B, s.T, s.H}, f32o);
+  d.dh0 = alloc({s.B, s.H, s.K, s.V}, f32o);
+  if (s.T == 0) {
+    d.dh0.copy_(dht.defined() ? dht : torch::zeros_like(d.dh0));
+    return d;
+  }
+  const int64_t C = K::kChunk, Tp = s.N * C;
+  Tensor dE = alloc({s.B, s.H, Tp, s.V}, bf16o);
+  Tensor dh = alloc({s.B, s.H, s.N, s.K, s.V}, bf16o);
+  K::ChunkParams p = params_of(s, scale);
+  p.q = K::bf16_ptr(q); p.k = K::bf16_ptr(k); p.v = K::bf16_ptr(v); p.beta = K::f32_ptr(beta); p.h0 = K::f32_ptr(h0);
+  p.G = K::f32_mut_ptr(w.G); p.F = K::f32_mut_ptr(w.F);
+  p.P = K::bf16_mut_ptr(w.P); p.A = K::bf16_mut_ptr(w.A); p.W = K::bf16_mut_ptr(w.W);
+  p.E = K::bf16_mut_ptr(w.E); p.h = K::bf16_mut_ptr(w.h);
+  p.dO = K::bf16_ptr(dO); p.dht = K::f32_ptr(dht);
+  p.dE = K::bf16_mut_ptr(dE); p.dh = K::bf16_mut_ptr(dh);
+  p.dq = K::bf16_mut_ptr(d.dq); p.dk = K::bf16_mut_ptr(d.dk); p.dv = K::bf16_mut_ptr(d.dv);
+  p.dg = K::f32_mut_ptr(d.dg); p.dbeta = K::f32_mut_ptr(d.dbeta); p.dh0 = K::f32_mut_ptr(d.dh0);
+  K::linear_backward(mixer, p, at::cuda::getCurrentCUDAStream());
+  K::check_launch("linear kernels backward");
+  return d;
+}
+
+// The checks of every sequence call: shapes and devices (mixers/recurrence.h), then whether
+// the kernels take these inputs.
+void check_chunked_call(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
+                        const Tensor& g, const Tensor& beta, const Tensor& initial_state) {
+  recurrence_check_inputs(op, q, k, v, g, beta, initial_state);
+  ORYX_CHECK(kernels_linear_supported(q, k, v), op, ": unsupported inputs (need bf16 CUDA q/k/v ",
+             "with K = V in {64, 128} on sm_90)");
+  if (initial_state.defined()) check_same_device(q, initial_state, op);
+}
+
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
@@ -132,7 +176,7 @@ struct LinearChunkedFunction : public torch::autograd::Function<LinearChunkedFun
                                const Tensor& h0, int64_t mixer, double scale) {
     ctx->set_materialize_grads(false);  // an unused output's gradient stays undefined
     Prepared in = prepare(q, k, v, g, beta, h0);
-    Saved sv;
+    LinearSaved sv;
     auto [o, ht] = run_forward(static_cast<K::Mixer>(mixer), in.q, in.k, in.v, in.g, in.beta,
                                in.h0, scale, /*save=*/true, &sv);
     ctx->save_for_backward({in.q, in.k, in.v, in.beta, in.h0, sv.G, sv.F, sv.P, sv.A, sv.W, sv.E, sv.h});
@@ -147,42 +191,14 @@ struct LinearChunkedFunction : public torch::autograd::Function<LinearChunkedFun
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto sv = ctx->get_saved_variables();
     Tensor q = sv[0], k = sv[1], v = sv[2], beta = sv[3], h0 = sv[4];
-    Saved w{sv[5], sv[6], sv[7], sv[8], sv[9], sv[10], sv[11]};
+    LinearSaved w{sv[5], sv[6], sv[7], sv[8], sv[9], sv[10], sv[11]};
     auto mixer = static_cast<K::Mixer>(ctx->saved_data["mixer"].toInt());
-    double scale = ctx->saved_data["scale"].toDouble();
-    Shapes s = shapes_of(q, v);
-    auto bf16o = q.options().dtype(torch::kBFloat16);
-    auto f32o = q.options().dtype(torch::kFloat32);
-
-    Tensor dO = grads[0].defined() ? grads[0].to(torch::kBFloat16).contiguous()
-                                   : torch::zeros({s.B, s.T, s.H, s.V}, bf16o);
-    Tensor dht = grads[1].defined() ? grads[1].to(torch::kFloat32).contiguous() : Tensor();
-    Tensor dq = alloc({s.B, s.T, s.H, s.K}, bf16o), dk = alloc({s.B, s.T, s.H, s.K}, bf16o);
-    Tensor dv = alloc({s.B, s.T, s.H, s.V}, bf16o);
-    Tensor dg = alloc({s.B, s.T, s.H}, f32o), dbeta = alloc({s.B, s.T, s.H}, f32o);
-    Tensor dh0 = alloc({s.B, s.H, s.K, s.V}, f32o);
-    if (s.T == 0) {
-      dh0.copy_(dht.defined() ? dht : torch::zeros_like(dh0));
-    } else {
-      const int64_t C = K::kChunk, Tp = s.N * C;
-      Tensor dE = alloc({s.B, s.H, Tp, s.V}, bf16o);
-      Tensor dh = alloc({s.B, s.H, s.N, s.K, s.V}, bf16o);
-      K::ChunkParams p = params_of(s, scale);
-      p.q = K::bf16_ptr(q); p.k = K::bf16_ptr(k); p.v = K::bf16_ptr(v); p.beta = K::f32_ptr(beta); p.h0 = K::f32_ptr(h0);
-      p.G = K::f32_mut_ptr(w.G); p.F = K::f32_mut_ptr(w.F);
-      p.P = K::bf16_mut_ptr(w.P); p.A = K::bf16_mut_ptr(w.A); p.W = K::bf16_mut_ptr(w.W);
-      p.E = K::bf16_mut_ptr(w.E); p.h = K::bf16_mut_ptr(w.h);
-      p.dO = K::bf16_ptr(dO); p.dht = K::f32_ptr(dht);
-      p.dE = K::bf16_mut_ptr(dE); p.dh = K::bf16_mut_ptr(dh);
-      p.dq = K::bf16_mut_ptr(dq); p.dk = K::bf16_mut_ptr(dk); p.dv = K::bf16_mut_ptr(dv);
-      p.dg = K::f32_mut_ptr(dg); p.dbeta = K::f32_mut_ptr(dbeta); p.dh0 = K::f32_mut_ptr(dh0);
-      K::linear_backward(mixer, p, at::cuda::getCurrentCUDAStream());
-      K::check_launch("linear kernels backward");
-    }
+    LinearGrads d = run_backward(mixer, q, k, v, beta, h0, w, grads[0], grads[1],
+                                 ctx->saved_data["scale"].toDouble());
     auto g_dtype = static_cast<torch::ScalarType>(ctx->saved_data["g_dtype"].toInt());
     auto beta_dtype = static_cast<torch::ScalarType>(ctx->saved_data["beta_dtype"].toInt());
     bool h0_defined = ctx->saved_data["h0_defined"].toBool();
-    return {dq, dk, dv, dg.to(g_dtype), dbeta.to(beta_dtype), h0_defined ? dh0 : Tensor(),
+    return {d.dq, d.dk, d.dv, d.dg.to(g_dtype), d.dbeta.to(beta_dtype), h0_defined ? d.dh0 : Tensor(),
             Tensor(), Tensor()};
   }
 };
@@ -212,11 +228,7 @@ bool kernels_step_supported(const Tensor& q, const Tensor& k, const Tensor& v, c
 RecurrenceOutput kernels_linear_chunked(LinearKind kind, const Tensor& q, const Tensor& k,
                                         const Tensor& v, const Tensor& g, const Tensor& beta,
                                         const Tensor& initial_state, double scale) {
-  const char* op = "linear kernels";
-  recurrence_check_inputs(op, q, k, v, g, beta, initial_state);
-  ORYX_CHECK(kernels_linear_supported(q, k, v), op, ": unsupported inputs (need bf16 CUDA q/k/v ",
-             "with K = V in {64, 128} on sm_90)");
-  if (initial_state.defined()) check_same_device(q, initial_state, op);
+  check_chunked_call("linear kernels", q, k, v, g, beta, initial_state);
   c10::cuda::CUDAGuard guard(q.device());
   auto mixer = static_cast<int64_t>(mixer_of(kind));
   bool grad = torch::GradMode::is_enabled() &&
@@ -229,10 +241,7 @@ RecurrenceOutput kernels_linear_chunked(LinearKind kind, const Tensor& q, const 
     auto out = LinearChunkedFunction::apply(q, k, v, g, beta, h0, mixer, scale);
     return {out[0], out[1]};
   }
-  Prepared in = prepare(q, k, v, g, beta, initial_state);
-  auto [o, ht] = run_forward(static_cast<K::Mixer>(mixer), in.q, in.k, in.v, in.g, in.beta, in.h0,
-                             scale, /*save=*/false, nullptr);
-  return {o, ht};
+  return kernels_linear_forward(kind, q, k, v, g, beta, initial_state, scale, /*saved=*/nullptr);
 }
 
 RecurrenceOutput kernels_linear_step(LinearKind kind, const Tensor& q, const Tensor& k,
@@ -266,6 +275,30 @@ RecurrenceOutput kernels_linear_step(LinearKind kind, const Tensor& q, const Ten
   K::linear_step(mixer_of(kind), p, at::cuda::getCurrentCUDAStream());
   K::check_launch(op);
   return {o, s_out};
+}
+
+RecurrenceOutput kernels_linear_forward(LinearKind kind, const Tensor& q, const Tensor& k,
+                                        const Tensor& v, const Tensor& g, const Tensor& beta,
+                                        const Tensor& initial_state, double scale, LinearSaved* saved) {
+  check_chunked_call("linear kernels", q, k, v, g, beta, initial_state);
+  c10::cuda::CUDAGuard guard(q.device());
+  Prepared in = prepare(q, k, v, g, beta, initial_state);
+  auto [o, ht] = run_forward(mixer_of(kind), in.q, in.k, in.v, in.g, in.beta, in.h0, scale,
+                             /*save=*/saved != nullptr, saved);
+  return {o, ht};
+}
+
+LinearGrads kernels_linear_backward(LinearKind kind, const Tensor& q, const Tensor& k,
+                                    const Tensor& v, const Tensor& g, const Tensor& beta,
+                                    const Tensor& initial_state, const LinearSaved& saved,
+                                    const Tensor& grad_o, const Tensor& grad_state, double scale) {
+  const char* op = "linear kernels backward";
+  check_chunked_call(op, q, k, v, g, beta, initial_state);
+  ORYX_CHECK(q.size(1) == 0 || (saved.G.defined() && saved.h.defined()), op,
+             ": the forward's intermediates are missing (run the forward with saving on)");
+  c10::cuda::CUDAGuard guard(q.device());
+  Prepared in = prepare(q, k, v, g, beta, initial_state);
+  return run_backward(mixer_of(kind), in.q, in.k, in.v, in.beta, in.h0, saved, grad_o, grad_state, scale);
 }
 
 }  // namespace oryx

@@ -28,6 +28,33 @@ RecurrenceOutput kernels_linear_chunked(LinearKind kind, const torch::Tensor& q,
                                         const torch::Tensor& g, const torch::Tensor& beta,
                                         const torch::Tensor& initial_state, double scale);
 
+// The forward's intermediates that the backward kernels read (kernels/linear_params.h):
+// undefined where the mixer has none (A, W, E for SSD) or the sequence is empty.
+struct LinearSaved {
+  torch::Tensor G, F, P, A, W, E, h;
+};
+
+// Gradients of a chunked call: dq, dk, dv in bf16; dg, dbeta and dh0 (the initial state's,
+// also when there was none) in fp32.
+struct LinearGrads {
+  torch::Tensor dq, dk, dv, dg, dbeta, dh0;
+};
+
+// The two halves of kernels_linear_chunked without torch's autograd, for callers that pair
+// them themselves (the torch op library, src/oryx/torch_ops): the forward fills `saved` when
+// it is not null; the backward takes the same inputs, those intermediates and the outputs'
+// gradients (either may be undefined: no gradient reached that output).
+RecurrenceOutput kernels_linear_forward(LinearKind kind, const torch::Tensor& q,
+                                        const torch::Tensor& k, const torch::Tensor& v,
+                                        const torch::Tensor& g, const torch::Tensor& beta,
+                                        const torch::Tensor& initial_state, double scale,
+                                        LinearSaved* saved);
+LinearGrads kernels_linear_backward(LinearKind kind, const torch::Tensor& q, const torch::Tensor& k,
+                                    const torch::Tensor& v, const torch::Tensor& g,
+                                    const torch::Tensor& beta, const torch::Tensor& initial_state,
+                                    const LinearSaved& saved, const torch::Tensor& grad_o,
+                                    const torch::Tensor& grad_state, double scale);
+
 // One decoding token. With `in_place` the new state is written into `state` itself (which
 // must then be a contiguous fp32 tensor) and returned; otherwise into a new tensor. Not
 // differentiable (decoding only).
