@@ -6,7 +6,8 @@
 //                               auto_map (to the two files below) and torch_dtype
 //   configuration_oryx.py,      python/oryx_lm's modules (embedded in this binary at build
 //   modeling_oryx.py,           time, so the folder is complete without the package)
-//   recurrence.py, schedule.py
+//   ops.py, recurrence.py,      (ops.py loads liboryx_ops.so from $ORYX_OPS_LIBRARY if set)
+//   schedule.py
 //   model.safetensors           the checkpoint's weights, unchanged (names as in
 //                               docs/checkpoint-format.md)
 //   tokenizer.json,             byte tokenizer: a byte-level tokenizers model, id b = byte b,
