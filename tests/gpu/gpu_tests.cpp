@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "oryx/kernels/add_norm_ops.h"
 #include "oryx/kernels/linear_kernels.h"
 #include "oryx/kernels/linear_ops.h"
 #include "oryx/kernels/norm_rope_ops.h"
@@ -397,6 +398,30 @@ void run_gated_norm_case(int64_t rows, int64_t H, int64_t V, uint64_t seed_value
          max_rel_error(yr.detach().to(torch::kBFloat16), yr.detach()));
 }
 
+// The residual add + RMSNorm kernel against add_rms_norm_reference in fp32 on the same
+// bf16 delta, with and without a delta, gradients through both outputs.
+void run_add_norm_case(int64_t rows, int64_t D, bool with_delta, uint64_t seed_value) {
+  seed(seed_value);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  auto h = torch::randn({rows, D}, cuda) * 2;
+  auto delta = with_delta ? torch::randn({rows, D}, cuda).to(torch::kBFloat16) : torch::Tensor();
+  auto w = torch::rand({D}, cuda) + 0.5;
+  auto wx = torch::randn({rows, D}, cuda), ws = torch::randn({rows, D}, cuda);
+  auto leaf = [](const torch::Tensor& t) { return t.defined() ? t.clone().requires_grad_(true) : t; };
+  auto hk = leaf(h), dk = leaf(delta), wk = leaf(w);
+  auto [sk, xk] = kernels_add_norm(hk, dk, wk, 1e-6);
+  ((xk.to(torch::kFloat32) * wx).sum() + (sk * ws).sum()).backward();
+  auto hr = leaf(h), dr = with_delta ? delta.to(torch::kFloat32).requires_grad_(true) : torch::Tensor(), wr = leaf(w);
+  auto [sr, xr] = add_rms_norm_reference(hr, dr, wr, 1e-6);
+  ((xr * wx).sum() + (sr * ws).sum()).backward();
+  std::vector<Check> checks = {check("x", xk, xr, kBoundForward), check("sum", sk, sr, kBoundForward),
+                               check("dh", hk.grad(), hr.grad(), kBoundGrad), check("dw", wk.grad(), wr.grad(), kBoundGrad)};
+  if (with_delta) checks.push_back(check("ddelta", dk.grad(), dr.grad(), kBoundGrad));
+  char id[64];
+  std::snprintf(id, sizeof id, "add_norm %lldx%lld%s", (long long)rows, (long long)D, with_delta ? "" : " no-delta");
+  report(id, checks, max_rel_error(xr.detach().to(torch::kBFloat16), xr.detach()));
+}
+
 // The MLP's SwiGLU kernel against silu(gate) * up in fp32 on the same bf16 inputs; n covers
 // the 8-wide vector path and the one-at-a-time tail path (odd n).
 void run_swiglu_case(int64_t n, uint64_t seed_value) {
@@ -467,6 +492,8 @@ int main() {
   for (int64_t V : {64, 128})
     for (auto [rows, H] : std::vector<std::array<int64_t, 2>>{{1, 1}, {77, 3}, {4096, 16}})
       guarded("gated_norm", [&] { run_gated_norm_case(rows, H, V, ++s); });
+  for (auto [rows, D] : std::vector<std::array<int64_t, 2>>{{1, 64}, {37, 640}, {16384 + 5, 896}, {300, 1024}, {65, 192}})
+    for (bool with_delta : {true, false}) guarded("add_norm", [&] { run_add_norm_case(rows, D, with_delta, ++s); });
   for (int64_t n : {1, 7, 8 * 2816, 16384 * 2816 + 3})
     guarded("swiglu", [&] { run_swiglu_case(n, ++s); });
   for (auto [N, D, V, chunk] : std::vector<std::array<int64_t, 4>>{{1000, 64, 32000, 300}, {37, 96, 1001, 8}})

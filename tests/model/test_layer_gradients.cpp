@@ -66,9 +66,10 @@ TEST_P(LayerGradients, MatchFiniteDifferences) {
     lc.state = state0;
     {
       auto prev_modes = TokenModes::from_mask(torch::tensor({1, 0, 1}, torch::kBool), B);
-      layer->forward(prev_h, prev_modes, torch::arange(3, torch::kLong), &lc, 0, MixerForm::Auto);
+      layer->forward({prev_h, {}}, prev_modes, torch::arange(3, torch::kLong), &lc, 0, MixerForm::Auto);
     }
-    auto out = layer->forward(h, modes, torch::arange(3, 3 + T, torch::kLong), &lc, 3, MixerForm::Auto);
+    auto r = layer->forward({h, {}}, modes, torch::arange(3, 3 + T, torch::kLong), &lc, 3, MixerForm::Auto);
+    auto out = r.h + r.delta;
     return (out * w).sum() + (lc.state * 0.7).sum();
   };
   std::vector<torch::Tensor> inputs = {h, state0};

@@ -25,7 +25,8 @@ TEST(ModeSelection, LayerMixedEqualsPerTokenSelection) {
     auto positions = torch::arange(T, torch::kLong).to(dev);
     auto mixed = (torch::rand({B, T}) < 0.4).to(dev);
     auto run = [&](const torch::Tensor& mask) {
-      return layer->forward(h, TokenModes::from_mask(mask, B), positions, nullptr, 0, MixerForm::Auto);
+      auto r = layer->forward({h, {}}, TokenModes::from_mask(mask, B), positions, nullptr, 0, MixerForm::Auto);
+      return r.h + r.delta;  // the stream's value (the MLP output is added by the next norm)
     };
     auto out_mixed = run(mixed);
     auto out_a = run(torch::ones({B, T}, torch::TensorOptions(torch::kBool).device(dev)));

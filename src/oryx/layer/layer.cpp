@@ -62,18 +62,16 @@ torch::Tensor OryxLayerImpl::out_norm_apply(const torch::Tensor& o, const torch:
   return torch::where(modes.is_attention.unsqueeze(-1).unsqueeze(-1), y_a, y_l);
 }
 
-torch::Tensor OryxLayerImpl::forward(const torch::Tensor& h, const TokenModes& modes,
-                                     const torch::Tensor& positions, LayerCache* cache,
-                                     int64_t cache_length, MixerForm form) {
-  int64_t B = h.size(0), T = h.size(1);
+Residual OryxLayerImpl::forward(const Residual& in, const TokenModes& modes, const torch::Tensor& positions,
+                                LayerCache* cache, int64_t cache_length, MixerForm form) {
+  int64_t B = in.h.size(0), T = in.h.size(1);
   // x and x2 feed only matmuls (the mixers' projections and gates, the MLP).
-  auto x = matmul_operand(rms_norm(h, norm1, c_.norm_eps));
+  auto [h, x] = add_rms_norm(in.h, in.delta, norm1, c_.norm_eps);
   auto o = mix(x, modes, positions, cache, cache_length, form);
   auto gate = F::linear(x, w_g).view({B, T, c_.n_heads, c_.head_dim_v});
   auto y = out_norm_apply(o, gate, modes).reshape({B, T, c_.v_dim()});
-  auto h1 = h + F::linear(y, w_o);
-  auto x2 = matmul_operand(rms_norm(h1, norm2, c_.norm_eps));
-  return h1 + F::linear(swiglu(F::linear(x2, w_gate), F::linear(x2, w_up)), w_down);
+  auto [h1, x2] = add_rms_norm(h, F::linear(y, w_o), norm2, c_.norm_eps);
+  return {h1, F::linear(swiglu(F::linear(x2, w_gate), F::linear(x2, w_up)), w_down)};
 }
 
 }  // namespace oryx

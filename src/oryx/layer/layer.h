@@ -6,6 +6,7 @@
 //   o_t = attention_t (mode A) or recurrence_t (mode L); every token feeds both the KV cache
 //         and the recurrent state
 //   h = h + GatedRMSNorm(o, x W_g) W_o;   h = h + MLP(RMSNorm(h))
+// (each residual add is done by the norm that follows it: add_rms_norm, layer/ops.h)
 //
 // Shared parameters (used by both modes): norm1, w_k, w_v, conv_k, conv_v, w_g, out_norm,
 // w_o, norm2, mlp.*, and w_q when share_q. Mode-specific ones live in the submodules
@@ -22,16 +23,22 @@
 
 namespace oryx {
 
+// The residual stream between layers: h [B,T,D] plus `delta`, the previous layer's MLP output
+// not yet added (undefined for none), so that the next norm adds it in the same kernel
+// (add_rms_norm). The stream's value is h + delta.
+struct Residual {
+  torch::Tensor h, delta;
+};
+
 class OryxLayerImpl : public torch::nn::Module {
  public:
   explicit OryxLayerImpl(const ModelConfig& c);
 
-  // h [B,T,D]; positions [T] absolute, or [B,1] each sequence's own (decoding a cache whose
-  // sequences differ in length; cache_length is unused then); cache (optional) holds
-  // cache_length earlier tokens.
-  torch::Tensor forward(const torch::Tensor& h, const TokenModes& modes,
-                        const torch::Tensor& positions, LayerCache* cache, int64_t cache_length,
-                        MixerForm form);
+  // The stream after this layer. positions [T] absolute, or [B,1] each sequence's own
+  // (decoding a cache whose sequences differ in length; cache_length is unused then); cache
+  // (optional) holds cache_length earlier tokens.
+  Residual forward(const Residual& in, const TokenModes& modes, const torch::Tensor& positions,
+                   LayerCache* cache, int64_t cache_length, MixerForm form);
 
  private:
   // The token mixer's output o [B,T,H,V] before the output norm.

@@ -9,6 +9,7 @@
 #include "oryx/common/shape.h"
 #include "oryx/mixers/dispatch.h"
 #ifdef ORYX_WITH_CUDA_KERNELS
+#include "oryx/kernels/add_norm_ops.h"
 #include "oryx/kernels/conv_ops.h"
 #include "oryx/kernels/gated_norm_ops.h"
 #include "oryx/kernels/norm_rope_ops.h"
@@ -54,6 +55,26 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
   if (reference_forced()) return rms_norm_reference(x, weight, eps);
   auto dt = compute_dtype(x);
   return at::rms_norm(x.to(dt), {x.size(-1)}, weight.to(dt), eps).to(x.scalar_type());
+}
+
+NormedSum add_rms_norm_reference(const torch::Tensor& h, const torch::Tensor& delta, const torch::Tensor& weight,
+                                 double eps) {
+  auto sum = delta.defined() ? h + delta : h;
+  return {sum, rms_norm_reference(sum, weight, eps)};
+}
+
+NormedSum add_rms_norm(const torch::Tensor& h, const torch::Tensor& delta, const torch::Tensor& weight,
+                       double eps) {
+#ifdef ORYX_WITH_CUDA_KERNELS
+  // The kernel writes x in bf16: only where matmul_operand would have cast it to bf16.
+  if (!reference_forced() && at::autocast::is_autocast_enabled(at::kCUDA) &&
+      at::autocast::get_autocast_dtype(at::kCUDA) == torch::kBFloat16 && kernels_add_norm_supported(h, delta, weight)) {
+    auto [sum, x] = kernels_add_norm(h, delta, weight, eps);
+    return {sum, x};
+  }
+#endif
+  auto sum = delta.defined() ? h + delta : h;
+  return {sum, matmul_operand(rms_norm(sum, weight, eps))};
 }
 
 torch::Tensor gated_rms_norm_reference(const torch::Tensor& o, const torch::Tensor& gate,

@@ -15,6 +15,18 @@ torch::Tensor swiglu_reference(const torch::Tensor& gate, const torch::Tensor& u
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
 torch::Tensor rms_norm_reference(const torch::Tensor& x, const torch::Tensor& weight, double eps);
 
+// A step of the residual stream: sum = h + delta (h itself when delta is undefined) and the
+// next matmuls' operand x = matmul_operand(rms_norm(sum, weight, eps)). Under bf16 autocast on
+// CUDA, with fp32 h and bf16 delta, one fused kernel each way (kernels/add_norm.cu) in place of
+// an add, an fp32 norm and a cast; the reference (sum and the fp32 norm) beside it.
+struct NormedSum {
+  torch::Tensor sum, x;
+};
+NormedSum add_rms_norm(const torch::Tensor& h, const torch::Tensor& delta, const torch::Tensor& weight,
+                       double eps);
+NormedSum add_rms_norm_reference(const torch::Tensor& h, const torch::Tensor& delta, const torch::Tensor& weight,
+                                 double eps);
+
 // GatedRMSNorm of SPEC section 1: RMSNorm over each head's V values, times SiLU(gate).
 // o and gate [B,T,H,V]; weight [V] (one gain shared by the heads).
 // One fused kernel on bf16 CUDA tensors (kernels/gated_norm.cu); the reference beside it.

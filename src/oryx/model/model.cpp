@@ -71,12 +71,12 @@ torch::Tensor OryxModelImpl::hidden(const torch::Tensor& tokens, const torch::Te
   // [T] for the batch, or [B,1] each sequence's own (read on the device, no host sync).
   auto positions = per_sequence ? cache->lengths().unsqueeze(1)
                                 : torch::arange(L, L + T, torch::TensorOptions().dtype(torch::kLong).device(device()));
-  auto h = embed.index_select(0, tokens.reshape({-1}).to(device())).view({B, T, c_.d_model});
+  Residual r{embed.index_select(0, tokens.reshape({-1}).to(device())).view({B, T, c_.d_model}), {}};
   for (int64_t i = 0; i < c_.n_layers; ++i)
-    h = layers->at<OryxLayerImpl>(i).forward(h, modes, positions, cache ? &cache->layer(i) : nullptr,
+    r = layers->at<OryxLayerImpl>(i).forward(r, modes, positions, cache ? &cache->layer(i) : nullptr,
                                              L, form);
   if (cache) cache->advance(T);
-  return rms_norm(h, final_norm, c_.norm_eps);
+  return add_rms_norm(r.h, r.delta, final_norm, c_.norm_eps).x;
 }
 
 torch::Tensor OryxModelImpl::decode_step(const torch::Tensor& tokens, const TokenModes& modes, ModelCache& cache) {
@@ -85,10 +85,10 @@ torch::Tensor OryxModelImpl::decode_step(const torch::Tensor& tokens, const Toke
              cache.batch(), ",1], got ", shape_str(tokens.sizes()));
   CacheWritesInPlace in_place;                     // every cache buffer keeps its address
   auto positions = cache.lengths().unsqueeze(1);  // [B,1]: the per-sequence path of every mixer
-  auto h = embed.index_select(0, tokens.reshape({-1})).view({B, 1, c_.d_model});
+  Residual r{embed.index_select(0, tokens.reshape({-1})).view({B, 1, c_.d_model}), {}};
   for (int64_t i = 0; i < c_.n_layers; ++i)
-    h = layers->at<OryxLayerImpl>(i).forward(h, modes, positions, &cache.layer(i), 0, MixerForm::Auto);
-  return head(rms_norm(h, final_norm, c_.norm_eps)).select(1, 0);
+    r = layers->at<OryxLayerImpl>(i).forward(r, modes, positions, &cache.layer(i), 0, MixerForm::Auto);
+  return head(add_rms_norm(r.h, r.delta, final_norm, c_.norm_eps).x).select(1, 0);
 }
 
 torch::Tensor OryxModelImpl::head(const torch::Tensor& hidden) const {

@@ -22,7 +22,8 @@ class OryxModelImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& modes,
                         ModelCache* cache = nullptr, MixerForm form = MixerForm::Auto);
 
-  // The final normed hidden states [B,T,D] (forward without the LM head).
+  // The final normed hidden states [B,T,D] (forward without the LM head), in the matmul
+  // dtype: bf16 under CUDA bf16 autocast, as the head reads them (layer/ops.h matmul_operand).
   torch::Tensor hidden(const torch::Tensor& tokens, const torch::Tensor& modes,
                        ModelCache* cache = nullptr, MixerForm form = MixerForm::Auto);
   torch::Tensor head(const torch::Tensor& hidden) const;

@@ -33,8 +33,10 @@ AdamW::AdamW(const std::vector<std::pair<std::string, torch::Tensor>>& params, A
 }
 
 void AdamW::zero_grad() {
+  std::vector<torch::Tensor> grads;
   for (auto& s : slots_)
-    if (s.param.grad().defined()) s.param.mutable_grad().zero_();
+    if (s.param.grad().defined()) grads.push_back(s.param.mutable_grad());
+  if (!grads.empty()) at::_foreach_zero_(grads);  // one multi-tensor kernel, not one per tensor
 }
 
 void AdamW::step(double lr) {
@@ -45,16 +47,17 @@ void AdamW::step(double lr) {
     // torch's fused kernel, one call per decay group. It takes per-parameter step counters
     // already incremented for this update (its bias corrections use beta^step).
     for (bool decay : {true, false}) {
-      std::vector<torch::Tensor> p, g, m, v, steps;
+      std::vector<torch::Tensor> p, g, m, v;
       for (auto& s : slots_) {
         if (s.decay != decay || !s.param.grad().defined()) continue;
         p.push_back(s.param);
         g.push_back(s.param.grad());
         m.push_back(s.exp_avg);
         v.push_back(s.exp_avg_sq);
-        steps.push_back(torch::full({}, static_cast<double>(t_), s.exp_avg.options()));
       }
       if (p.empty()) continue;
+      // The counters as views of one tensor: one fill, not one per parameter.
+      auto steps = torch::full({static_cast<int64_t>(p.size())}, static_cast<double>(t_), m[0].options()).unbind();
       at::_fused_adamw_(p, g, m, v, {}, steps, lr, o_.beta1, o_.beta2, decay ? o_.weight_decay : 0.0,
                         o_.eps, /*amsgrad=*/false, /*maximize=*/false);
     }
