@@ -29,30 +29,39 @@ struct Row {
   float a[M], b[M];                 // first-half and second-half elements of the lane's pairs
 };
 
+// The rotation of one row, cached across a warp's rows: the H consecutive rows of a token
+// share its position, so cos and sin are computed once per position, not once per row (the
+// sincosf calls, not memory, bounded these kernels). The frequencies are per lane constants.
 template <int K>
-__device__ __forceinline__ void rotation(const NormRopeParams& p, int64_t row, int lane, float (&c)[K / 64],
-                                         float (&s)[K / 64]) {
-  if (!p.positions) {  // the norm alone: the identity rotation
+struct Rotation {
+  static constexpr int M = K / 64;
+  float freq[M], c[M], s[M];
+  int64_t pos = -1;
+
+  __device__ __forceinline__ Rotation(const NormRopeParams& p, int lane) {
 #pragma unroll
-    for (int m = 0; m < K / 64; ++m) {
-      c[m] = 1.f;
+    for (int m = 0; m < M; ++m) {
+      freq[m] = p.positions ? powf(p.theta, -2.f * (lane + 32 * m) / K) : 0.f;
+      c[m] = 1.f;  // without positions: the identity rotation
       s[m] = 0.f;
     }
-    return;
   }
-  const float pos = static_cast<float>(p.positions[(row / p.H) % p.T]);
+
+  __device__ __forceinline__ void at_row(const NormRopeParams& p, int64_t row) {
+    if (!p.positions) return;
+    const int64_t q = p.positions[(row / p.H) % p.T];
+    if (q == pos) return;
+    pos = q;
 #pragma unroll
-  for (int m = 0; m < K / 64; ++m) {
-    const int j = lane + 32 * m;
-    const float freq = powf(p.theta, -2.f * j / K);
-    sincosf(pos * freq, &s[m], &c[m]);
+    for (int m = 0; m < M; ++m) sincosf(static_cast<float>(q) * freq[m], &s[m], &c[m]);
   }
-}
+};
 
 template <int K>
 __global__ void __launch_bounds__(kWarps * 32) norm_rope_fwd_kernel(NormRopeParams p) {
   const int lane = threadIdx.x % 32;
   const int64_t first = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * kRowsPerWarp;
+  Rotation<K> rot(p, lane);
   for (int64_t row = first; row < min(first + kRowsPerWarp, p.rows); ++row) {
     const bf16_bits* x = p.x + row * K;
     Row<K> r;
@@ -71,8 +80,8 @@ __global__ void __launch_bounds__(kWarps * 32) norm_rope_fwd_kernel(NormRopePara
         r.b[m] = round_bf16(r.b[m] * rstd * p.w[lane + 32 * m + K / 2]);
       }
     }
-    float c[K / 64], s[K / 64];
-    rotation<K>(p, row, lane, c, s);
+    rot.at_row(p, row);
+    const float *c = rot.c, *s = rot.s;
     bf16_bits* y = p.y + row * K;
 #pragma unroll
     for (int m = 0; m < Row<K>::M; ++m) {
@@ -87,9 +96,10 @@ __global__ void __launch_bounds__(kWarps * 32) norm_rope_bwd_kernel(NormRopePara
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int64_t first = (static_cast<int64_t>(blockIdx.x) * kWarps + warp) * kRowsPerWarp;
   float dwa[K / 64] = {}, dwb[K / 64] = {};
+  Rotation<K> rot(p, lane);
   for (int64_t row = first; row < min(first + kRowsPerWarp, p.rows); ++row) {
-    float c[K / 64], s[K / 64];
-    rotation<K>(p, row, lane, c, s);
+    rot.at_row(p, row);
+    const float *c = rot.c, *s = rot.s;
     const bf16_bits* dy = p.dy + row * K;
     Row<K> dn;  // gradient of the rotation's input
 #pragma unroll
