@@ -5,6 +5,7 @@
 // names the key or flag, before anything is allocated or looped over (hence the timeout).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "support/models.h"
@@ -93,6 +94,10 @@ TEST(BadInputBattery, DistributedExportAndDumpInputsAreOneLine) {
   std::ofstream(dir.file("a-file")) << "x";
   expect_one_line_error("export --checkpoint " + dir.file("run/final") + " --hf " + dir.file("a-file"),
                         "is not a folder");
+  // An --hf folder whose parents do not exist yet: they are created, as for checkpoints.
+  const CliResult nested = run_cli("export --checkpoint " + dir.file("run/final") + " --hf " + dir.file("new/sub/hf"));
+  EXPECT_EQ(nested.exit_code, 0) << nested.err;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("new/sub/hf/config.json")));
 
   const std::string unwritable = dir.file("no/such/folder/out.jsonl");
   std::ofstream(dir.file("text.txt")) << "some text to score\n";

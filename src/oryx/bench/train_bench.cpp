@@ -156,7 +156,7 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   AdamWOptions adamw;
   adamw.lr = 1e-4;
   AdamW optimizer(params, adamw);
-  World world(env, device, std::chrono::seconds(300), std::chrono::seconds(1800));
+  World world(env, device);
   GradSync grad_sync(world, params, cfg.kind == ModelKind::Oryx);
 
   torch::manual_seed(o.seed + static_cast<uint64_t>(world.rank()));  // each rank its own tokens

@@ -7,7 +7,6 @@
 #include "oryx/checkpoint/weights.h"
 #include "oryx/common/atomic_file.h"
 #include "oryx/common/error.h"
-#include "oryx/common/remove_tree.h"
 #include "oryx/data/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -54,13 +53,8 @@ void checkpoint_save(const std::string& dir, const ModelConfig& config, const to
                      const std::string& tokenizer, const TrainingState* training) {
   fs::path final_dir(dir);
   if (final_dir.has_parent_path()) fs::create_directories(final_dir.parent_path());
-  const fs::path tmp = atomic_make_tmp_dir(dir);
-  // A failed save leaves nothing behind; a killed one leaves a marked temporary that the next
-  // save deletes. Once published, tmp no longer exists and this does nothing.
-  struct RemoveOnExit {
-    std::string path;
-    ~RemoveOnExit() { remove_tree(path); }
-  } cleanup{tmp.string()};
+  const ScopedTmpDir scratch(dir);
+  const fs::path tmp = scratch.path();
   ModelConfig c = config;
   c.weights = "model.safetensors";
   atomic_write_text((tmp / "config.json").string(), config_to_json(c).dump(2) + "\n");

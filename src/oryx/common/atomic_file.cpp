@@ -217,6 +217,10 @@ std::string atomic_make_tmp_dir(const std::string& final_dir_arg) {
   return tmp;
 }
 
+ScopedTmpDir::ScopedTmpDir(const std::string& final_dir) : path_(atomic_make_tmp_dir(final_dir)) {}
+
+ScopedTmpDir::~ScopedTmpDir() { remove_tree(path_); }
+
 void atomic_remove_leftovers(const std::string& final_dir_arg) {
   const std::string final_dir = strip_trailing_slashes(final_dir_arg);
   remove_dead_tmp_dirs(final_dir);

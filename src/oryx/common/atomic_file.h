@@ -43,6 +43,22 @@ void atomic_replace_dir(const std::string& tmp_dir, const std::string& final_dir
 // later. Cleans such leftovers first (atomic_remove_leftovers).
 std::string atomic_make_tmp_dir(const std::string& final_dir);
 
+// A folder from atomic_make_tmp_dir, deleted when this goes out of scope unless it has been
+// published by atomic_replace_dir (nothing is left at its path then): a write that fails
+// half-way leaves nothing behind, and one that is killed leaves a marked temporary that the
+// next atomic_make_tmp_dir deletes.
+class ScopedTmpDir {
+ public:
+  explicit ScopedTmpDir(const std::string& final_dir);
+  ~ScopedTmpDir();
+  ScopedTmpDir(const ScopedTmpDir&) = delete;
+  ScopedTmpDir& operator=(const ScopedTmpDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 // Deletes our stale folders beside `final_dir`: temporaries of processes that are gone and,
 // while final_dir itself exists (so they are obsolete), moved-aside old versions.
 void atomic_remove_leftovers(const std::string& final_dir);

@@ -10,6 +10,7 @@
 
 #include <c10/core/impl/VirtualGuardImpl.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "oryx/common/device.h"
@@ -83,13 +84,13 @@ struct World::Group {
   c10::intrusive_ptr<c10d::ProcessGroup> pg;
 };
 
-World::World(const WorldEnv& env, torch::Device device, std::chrono::seconds rendezvous_timeout,
-             std::chrono::seconds collective_timeout)
+World::World(const WorldEnv& env, torch::Device device, std::chrono::seconds rendezvous_timeout)
     : env_(env), device_(device) {
   if (env.size <= 1) return;
   const std::string where = "rank " + std::to_string(env.rank) + " of " + std::to_string(env.size) + " (store " +
                             env.master_addr + ":" + std::to_string(env.master_port) + ")";
   group_ = std::make_unique<Group>();
+  const auto collective_timeout = std::max(rendezvous_timeout, kMinCollectiveTimeout);
   try {
     c10d::TCPStoreOptions so;
     so.port = static_cast<uint16_t>(env.master_port);

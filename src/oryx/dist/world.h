@@ -36,15 +36,20 @@ WorldEnv world_env_read();
 // takes cuda:LOCAL_RANK (and makes it the current device, where our kernels launch).
 torch::Device world_device(const std::string& spec, const WorldEnv& env);
 
+// How long processes wait for each other to meet (oryx train --dist-timeout's default), and
+// the least a collective waits.
+inline constexpr std::chrono::seconds kRendezvousTimeout{300};
+inline constexpr std::chrono::seconds kMinCollectiveTimeout{1800};
+
 class World {
  public:
   // A world of one: no process group.
   World() = default;
   // Joins the group `env` describes on `device`'s backend (Gloo for cpu, NCCL for cuda). The
   // rendezvous gives up after `rendezvous_timeout` with an oryx::Error, a collective after
-  // `collective_timeout` (longer: ranks wait in one while rank 0 validates or checkpoints).
-  World(const WorldEnv& env, torch::Device device, std::chrono::seconds rendezvous_timeout,
-        std::chrono::seconds collective_timeout);
+  // kMinCollectiveTimeout or rendezvous_timeout if longer (ranks wait in a collective while
+  // rank 0 validates or writes a checkpoint).
+  World(const WorldEnv& env, torch::Device device, std::chrono::seconds rendezvous_timeout = kRendezvousTimeout);
   ~World();
   World(World&&) noexcept;
   World& operator=(World&&) noexcept;

@@ -80,14 +80,10 @@ void hf_export(const std::string& checkpoint_dir, const std::string& out_dir, bo
   config["torch_dtype"] = "float32";
   config["tie_word_embeddings"] = cfg.tie_embeddings;
 
-  const std::string tmp = atomic_make_tmp_dir(out_dir);
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code e;
-      if (!dir.empty() && fs::exists(dir, e)) fs::remove_all(dir, e);
-    }
-  } cleanup{tmp};
+  const fs::path out_path(out_dir);
+  if (out_path.has_parent_path()) fs::create_directories(out_path.parent_path());
+  const ScopedTmpDir scratch(out_dir);
+  const std::string& tmp = scratch.path();
   auto put = [&](const std::string& name, const std::string& text) { atomic_write_text(tmp + "/" + name, text); };
   put("configuration_oryx.py", embedded::configuration_oryx_py);
   put("modeling_oryx.py", embedded::modeling_oryx_py);
@@ -116,7 +112,6 @@ void hf_export(const std::string& checkpoint_dir, const std::string& out_dir, bo
   put("tokenizer_config.json", tok_config.dump(2) + "\n");
   put("config.json", config.dump(2) + "\n");
   atomic_replace_dir(tmp, out_dir);
-  cleanup.dir.clear();
 }
 
 }  // namespace oryx

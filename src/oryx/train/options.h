@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "oryx/dist/world.h"
 #include "oryx/schedule/train_sampler.h"
 #include "oryx/train/adamw.h"
 
@@ -53,7 +54,7 @@ struct TrainOptions {
   std::string precision = "auto";  // auto: bf16 autocast on CUDA, fp32 on CPU; or fp32, bf16
   int64_t threads = 0;           // CPU threads for torch (0 = its default; divided among the
                                  // processes of a run on one machine)
-  int64_t dist_timeout = 300;    // seconds a data-parallel run waits for its rendezvous
+  int64_t dist_timeout = kRendezvousTimeout.count();  // seconds a data-parallel run waits for its rendezvous
                                  // (dist/world.h) before giving up with an error
   bool resume = false;           // continue from <out>/ckpt
   bool overwrite = false;        // replace the run in a non-empty <out> (train/run_folder.h);

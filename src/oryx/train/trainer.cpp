@@ -79,10 +79,7 @@ static TrainSummary train_in_world(const TrainOptions& opt_in, const WorldEnv& e
   torch::Device device = world_device(o.device, env);
   bool autocast = o.precision == "bf16" || (o.precision == "auto" && device.is_cuda());
   ORYX_CHECK(!autocast || device.is_cuda(), "precision bf16 needs a CUDA device (bf16 autocast)");
-  // Ranks wait in a collective while rank 0 validates or writes a checkpoint: a collective
-  // gets at least half an hour.
-  World world(env, device, std::chrono::seconds(o.dist_timeout),
-              std::chrono::seconds(std::max<int64_t>(o.dist_timeout, 1800)));
+  World world(env, device, std::chrono::seconds(o.dist_timeout));
   const bool main_rank = world.is_main();
   const int64_t W = world.size();
   // Only rank 0 writes (run folder, metrics, checkpoints, plots) and talks.
