@@ -55,7 +55,7 @@ class Export(unittest.TestCase):
         self.assertEqual(config.linear, "mamba2")
         model = AutoModelForCausalLM.from_pretrained(hf, trust_remote_code=True).eval()
         ours = OryxForCausalLM.from_oryx_checkpoint(ckpt)
-        tok = AutoTokenizer.from_pretrained(hf)
+        tok = AutoTokenizer.from_pretrained(hf, trust_remote_code=True)
         text = "Oryx héllo\n"
         ids = tok(text)["input_ids"]
         self.assertEqual(ids, list(text.encode("utf-8")))
@@ -86,11 +86,15 @@ class Export(unittest.TestCase):
         ckpt = self.train("transformer-tiny", data, "sp-run")
         hf = os.path.join(self.dir, "sp-hf")
         oryx("export", "--checkpoint", ckpt, "--hf", hf)
-        tok = AutoTokenizer.from_pretrained(hf)
+        tok = AutoTokenizer.from_pretrained(hf, trust_remote_code=True)
         text = "Oryx switches 2024 café attention."
         out = json.loads(oryx("generate", "--checkpoint", ckpt, "--prompt", text, "--max-new", "0", "--device", "cpu",
                               "--json").stdout)
         self.assertEqual(tok(text)["input_ids"], out["prompt_tokens"])
+        # Text back from ids, byte-fallback pieces (the newline, "0", "ü" are not in this
+        # vocabulary) and a leading space included, as sentencepiece itself decodes it.
+        for s in [text, " 2024 attention\nand über", "café\n\n0"]:
+            self.assertEqual(tok.decode(tok(s)["input_ids"]), s)
 
 
 if __name__ == "__main__":

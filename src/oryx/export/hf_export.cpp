@@ -103,9 +103,13 @@ void hf_export(const std::string& checkpoint_dir, const std::string& out_dir, bo
   } else {
     fs::copy_file(files.tokenizer, tmp + "/tokenizer.model");
     // transformers' SentencePieceBackend runs the sentencepiece library itself, so ids are
-    // the ones oryx gets from the same model file (a conversion to a tokenizers model is not).
-    tok_config.update({{"tokenizer_class", "SentencePieceBackend"}, {"add_bos_token", false},
-                       {"add_eos_token", false}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}});
+    // the ones oryx gets from the same model file (a conversion to a tokenizers model is not);
+    // our subclass (python/oryx_lm/tokenization_oryx.py) decodes through the library too.
+    put("tokenization_oryx.py", embedded::tokenization_oryx_py);
+    tok_config.update({{"tokenizer_class", "OryxSentencePieceTokenizer"},
+                       {"auto_map", {{"AutoTokenizer", {"tokenization_oryx.OryxSentencePieceTokenizer", nullptr}}}},
+                       {"add_bos_token", false}, {"add_eos_token", false}, {"eos_token", "</s>"},
+                       {"unk_token", "<unk>"}});
     config["oryx_tokenizer"] = "sentencepiece";
     config["tokenizer_vocab"] = tokenizer_load(files.tokenizer)->vocab_size();
   }

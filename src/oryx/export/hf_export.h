@@ -12,9 +12,11 @@
 //                               docs/checkpoint-format.md)
 //   tokenizer.json,             byte tokenizer: a byte-level tokenizers model, id b = byte b,
 //   tokenizer_config.json       id 256 = "<eod>" (end of document, the eos token)
-//   or tokenizer.model + config SentencePiece: the model file, loaded by transformers'
-//                               SentencePieceBackend (the sentencepiece library, no BOS or
-//                               EOS added), so ids equal oryx's
+//   or tokenizer.model + config SentencePiece: the model file, loaded by
+//   + tokenization_oryx.py      OryxSentencePieceTokenizer (transformers' SentencePieceBackend,
+//                               decoding through the sentencepiece library too; no BOS or EOS
+//                               added), so ids and text equal oryx's; AutoTokenizer needs
+//                               trust_remote_code=True for it
 //
 // The folder is written atomically; an existing non-empty OUT is refused unless `overwrite`.
 #pragma once
