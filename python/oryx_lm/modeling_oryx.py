@@ -82,6 +82,15 @@ class OryxCache:
         return cls([LayerCache() for _ in range(n_layers)], 0)
 
 
+@dataclass
+class _PromptGroup:
+    """Rows of a generate() batch that decode together with one cache."""
+    rows: slice           # the batch rows it holds
+    prompt: torch.Tensor  # their prompts without padding
+    length: int           # the prompt length: where the group's new tokens' positions start
+    cache: OryxCache
+
+
 class AttentionMixer(nn.Module):
     def __init__(self, c: OryxConfig):
         super().__init__()
@@ -339,29 +348,28 @@ class OryxForCausalLM(PreTrainedModel):
         prompt under the schedule's prompt modes, then each new token in the schedule's
         generated mode (`,gen=`). Greedy, or sampling with temperature / top_k / top_p; stops a
         sequence at eos_token_id or when stopping_criteria (a transformers StoppingCriteriaList,
-        as lm-evaluation-harness passes) says so, padding it with pad_token_id after. The
-        prompts of a batch must have the same length (no padding): give them one at a time
-        otherwise. vocab_limit: only ids below it are chosen (the tokenizer's size, as
-        `oryx generate` does when the model's vocab_size is larger; default config.tokenizer_vocab).
-        Returns [B, T + new tokens]."""
-        if attention_mask is not None and not bool(attention_mask.bool().all()):
-            raise ValueError("oryx generate takes prompts of equal length without padding: "
-                             "give them one at a time (lm_eval: batch_size=1)")
+        as lm-evaluation-harness passes) says so, padding it with pad_token_id after.
+        Prompts of different lengths come left-padded, with attention_mask marking the padding
+        (as transformers' tokenizers pad for generation): each row then gets its own cache and
+        runs in lockstep with the others, so that it generates exactly what it would alone
+        (positions and schedules count from its own first token). vocab_limit: only ids below it
+        are chosen (the tokenizer's size, as `oryx generate` does when the model's vocab_size is
+        larger; default config.tokenizer_vocab). Returns [B, T + new tokens]."""
         s = schedule if schedule is not None else self.config.schedule
         s = parse_schedule(s) if isinstance(s, str) else s
         if vocab_limit is None:
             vocab_limit = getattr(self.config, "tokenizer_vocab", None)
         b, t = input_ids.shape
+        groups = self._prompt_groups(input_ids, attention_mask)
         if max_new_tokens is None:
             max_new_tokens = (max_length if max_length is not None else self.config.max_seq_len) - t
         max_new_tokens = max(0, min(max_new_tokens, self.config.max_seq_len - t))
         eos = [] if eos_token_id is None else [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id)
         pad = pad_token_id if pad_token_id is not None else (eos[0] if eos else 0)
-        cache = OryxCache.empty(self.config.n_layers)
         seq = input_ids
         if max_new_tokens == 0:
             return seq
-        logits = self(input_ids, schedule=s, past_key_values=cache).logits[:, -1]
+        logits = torch.cat([self(g.prompt, schedule=s, past_key_values=g.cache).logits[:, -1] for g in groups])
         done = torch.zeros(b, dtype=torch.bool, device=input_ids.device)
         for i in range(max_new_tokens):
             scores = logits.float()
@@ -377,9 +385,26 @@ class OryxForCausalLM(PreTrainedModel):
                 done |= stop.to(done.device) if torch.is_tensor(stop) else torch.full_like(done, bool(stop))
             if bool(done.all()) or i + 1 == max_new_tokens:
                 break
-            mode = torch.tensor([s.generated_mode(t + i, t)], dtype=torch.bool)
-            logits = self(nxt[:, None], modes=mode, past_key_values=cache).logits[:, -1]
+            logits = torch.cat([
+                self(nxt[g.rows, None], modes=torch.tensor([s.generated_mode(g.length + i, g.length)], dtype=torch.bool),
+                     past_key_values=g.cache).logits[:, -1] for g in groups])
         return seq
+
+    def _prompt_groups(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor]) -> List["_PromptGroup"]:
+        """The batch as one group when no row is padded, else one group a row (its own cache)."""
+        b, t = input_ids.shape
+        new = lambda rows, prompt: _PromptGroup(rows, prompt, prompt.shape[1], OryxCache.empty(self.config.n_layers))
+        if attention_mask is None or bool(attention_mask.bool().all()):
+            return [new(slice(0, b), input_ids)]
+        mask = attention_mask.bool().to(input_ids.device)
+        lengths = mask.sum(1)
+        left_padded = torch.arange(t, device=mask.device)[None, :] >= (t - lengths)[:, None]
+        if mask.shape != input_ids.shape or not torch.equal(mask, left_padded):
+            raise ValueError("oryx generate: attention_mask must mark left padding (zeros before each prompt, "
+                             "as a tokenizer with padding_side='left' gives), shaped like input_ids")
+        if bool((lengths == 0).any()):
+            raise ValueError("oryx generate: a prompt of the batch has no tokens (its attention_mask is all zeros)")
+        return [new(slice(r, r + 1), input_ids[r:r + 1, t - int(lengths[r]):]) for r in range(b)]
 
     @staticmethod
     def _choose(scores: torch.Tensor, do_sample: bool, temperature: float, top_k: int, top_p: float):

@@ -1,7 +1,8 @@
 """The Python package against the C++ CLI, on tiny checkpoints trained here by `oryx train`
 (all five model kinds): per-token losses of `oryx eval --task ppl --token-losses` equal the
 package's forward under all-A, all-L and mixed schedules (fp32, |diff| < 2e-5 nats), and greedy
-generation with the cache equals `oryx generate --temperature 0` token for token.
+generation with the cache equals `oryx generate --temperature 0` token for token, also for
+prompts of different lengths in one left-padded batch.
 
 Run by the C++ test suite (tests/CMakeLists.txt) as python3 python/tests/test_parity.py, with
 ORYX_CLI naming the built binary and PYTHONPATH holding python/."""
@@ -88,6 +89,32 @@ class Parity(unittest.TestCase):
                                   "--json"))
             ours = model.generate_greedy(torch.tensor([prompt]), 16, schedule, vocab_limit=BYTE_VOCAB)
             self.assertEqual(ours[0, len(prompt):].tolist(), out["tokens"], f"{config} {schedule}")
+
+    def test_generate_left_padded_batch(self):
+        """Prompts of different lengths in one left-padded batch (as lm-evaluation-harness and
+        transformers' tokenizers give them) generate, row by row, exactly what each prompt
+        generates alone; stopping criteria see the whole batch; right padding is refused."""
+        model = OryxForCausalLM.from_oryx_checkpoint(self.trained("oryx-gdn-tiny"))
+        prompts = [[ord(ch) for ch in p] for p in ["Oryx switches its mixer", "a short", "one KV cache and"]]
+        t = max(map(len, prompts))
+        ids = torch.tensor([[0] * (t - len(p)) + p for p in prompts])
+        mask = torch.tensor([[0] * (t - len(p)) + [1] * len(p) for p in prompts])
+        seen = []
+
+        def criteria(seq, scores):
+            seen.append(tuple(seq.shape))
+            return torch.zeros(seq.shape[0], dtype=torch.bool)
+
+        for schedule in ["last:3,gen=L", "every:2:4,gen=A"]:
+            out = model.generate(ids, attention_mask=mask, max_new_tokens=12, schedule=schedule,
+                                 vocab_limit=BYTE_VOCAB, stopping_criteria=criteria)
+            self.assertEqual(out[:, :t].tolist(), ids.tolist())
+            for r, p in enumerate(prompts):
+                alone = model.generate_greedy(torch.tensor([p]), 12, schedule, vocab_limit=BYTE_VOCAB)
+                self.assertEqual(out[r, t:].tolist(), alone[0, len(p):].tolist(), f"row {r} {schedule}")
+        self.assertTrue(all(shape[0] == 3 for shape in seen))
+        with self.assertRaises(ValueError):
+            model.generate(ids, attention_mask=mask.flip(1), max_new_tokens=2)
 
 
 def add_cases():
