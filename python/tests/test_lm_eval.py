@@ -3,7 +3,8 @@
 equal `oryx eval --task mc --no-eod --request-scores` on the same requests (the harness feeds
 context + continuation without a document-start token, hence --no-eod), under the model's
 default schedule and under one passed as a from_pretrained argument (model_args schedule=...);
-and its greedy generate_until text is the model's generate() output cut at the stop string.
+and its greedy generate_until text is the model's generate() output cut at the stop string,
+the same with prompts of different lengths in one batch (left-padded) as one at a time.
 
 Skipped, saying so, when lm_eval is not installed. Run by the C++ test suite."""
 import json
@@ -79,6 +80,14 @@ class Harness(unittest.TestCase):
                 ids = lm.tokenizer(ctx)["input_ids"]
                 ours_ids = lm.model.generate(torch.tensor([ids]), max_new_tokens=12)[0, len(ids):].tolist()
                 self.assertEqual(text, lm.tokenizer.decode(ours_ids).split("\n")[0], schedule)
+            # Batched generation: the harness left-pads prompts of different lengths; each text
+            # equals the one batch_size=1 gives.
+            contexts = [r[3] for r in REQUESTS[::2]] + ["A"]
+            gen = [Instance(request_type="generate_until", doc={}, idx=i,
+                            arguments=(c, {"until": ["\n"], "max_gen_toks": 12})) for i, c in enumerate(contexts)]
+            one = HFLM(pretrained=hf, trust_remote_code=True, device="cpu", batch_size=1).generate_until(gen)
+            batched = HFLM(pretrained=hf, trust_remote_code=True, device="cpu", batch_size=3).generate_until(gen)
+            self.assertEqual(batched, one)
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
