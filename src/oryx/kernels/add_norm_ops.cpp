@@ -97,6 +97,10 @@ bool kernels_add_norm_supported(const Tensor& h, const Tensor& delta, const Tens
   if (!K::add_norm_dim_supported(static_cast<int>(h.size(-1)))) return false;
   if (delta.defined() && (delta.scalar_type() != torch::kBFloat16 || delta.sizes() != h.sizes())) return false;
   if (weight.dim() != 1 || weight.size(0) != h.size(-1) || weight.scalar_type() != torch::kFloat32) return false;
+  // The kernels read fp32 pairs (8 bytes) and bf16 pairs (4 bytes): a view at an odd offset
+  // takes the unfused path.
+  auto aligned = [](const Tensor& t, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % bytes == 0; };
+  if (!aligned(h, 8) || !aligned(weight, 8) || (delta.defined() && !aligned(delta, 4))) return false;
   return K::is_hopper(h);
 }
 
