@@ -172,7 +172,9 @@ class LinearMixer(nn.Module):
         forced = os.environ.get("ORYX_FORCE_REFERENCE") == "1"
         if not forced and kernels_usable(q, k, v):
             if t == 1 and not torch.is_grad_enabled():
-                state = (state.float().contiguous() if state is not None
+                # A copy: the kernel updates it in place, and the cache's tensor may be shared
+                # (a copied cache, a prefix reused for several continuations).
+                state = (state.float().clone(memory_format=torch.contiguous_format) if state is not None
                          else q.new_zeros(b, c.n_heads, c.head_dim_k, c.head_dim_v, dtype=torch.float32))
                 o = linear_step(c.linear, q[:, 0], k[:, 0], v[:, 0], g[:, 0], beta[:, 0], state, scale)[:, None]
             else:
@@ -394,14 +396,19 @@ class OryxForCausalLM(PreTrainedModel):
         """The batch as one group when no row is padded, else one group a row (its own cache)."""
         b, t = input_ids.shape
         new = lambda rows, prompt: _PromptGroup(rows, prompt, prompt.shape[1], OryxCache.empty(self.config.n_layers))
-        if attention_mask is None or bool(attention_mask.bool().all()):
+        if attention_mask is None:
             return [new(slice(0, b), input_ids)]
+        if attention_mask.shape != input_ids.shape:
+            raise ValueError(f"oryx generate: attention_mask {tuple(attention_mask.shape)} must be shaped like "
+                             f"input_ids {tuple(input_ids.shape)}")
         mask = attention_mask.bool().to(input_ids.device)
+        if bool(mask.all()):
+            return [new(slice(0, b), input_ids)]
         lengths = mask.sum(1)
         left_padded = torch.arange(t, device=mask.device)[None, :] >= (t - lengths)[:, None]
-        if mask.shape != input_ids.shape or not torch.equal(mask, left_padded):
+        if not torch.equal(mask, left_padded):
             raise ValueError("oryx generate: attention_mask must mark left padding (zeros before each prompt, "
-                             "as a tokenizer with padding_side='left' gives), shaped like input_ids")
+                             "as a tokenizer with padding_side='left' gives)")
         if bool((lengths == 0).any()):
             raise ValueError("oryx generate: a prompt of the batch has no tokens (its attention_mask is all zeros)")
         return [new(slice(r, r + 1), input_ids[r:r + 1, t - int(lengths[r]):]) for r in range(b)]

@@ -15,9 +15,9 @@ shapes, so that they run under torch.compile (fullgraph) like built-in operators
 `chunk_linear` and `linear_step` below are the differentiable, documented entry points;
 `kernels_usable` says whether a call takes the kernels (bf16 CUDA q/k/v with K = V in
 {64, 128} on a Hopper GPU). OryxForCausalLM uses them there and stays in PyTorch elsewhere."""
-import math
 import os
 import pathlib
+import warnings
 from typing import Optional, Tuple
 
 import torch
@@ -36,12 +36,17 @@ def load_library(path: Optional[str] = None) -> bool:
     if asked:
         if not os.path.isfile(asked):
             raise FileNotFoundError(f"oryx ops library not found: {asked}")
+        torch.ops.load_library(asked)  # a library asked for and unloadable is an error
         candidate = asked
     else:
         candidate = str(pathlib.Path(__file__).with_name("liboryx_ops.so"))
         if not os.path.isfile(candidate):
             return False
-    torch.ops.load_library(candidate)
+        try:  # the optional copy beside the package: one built for another torch stays unused
+            torch.ops.load_library(candidate)
+        except (OSError, RuntimeError) as e:
+            warnings.warn(f"oryx_lm: {candidate} does not load ({e}); using the PyTorch recurrences")
+            return False
     _register_python_parts()
     _library_path = candidate
     return True
@@ -55,6 +60,8 @@ def kernels_usable(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
     """True when a chunked call with these inputs runs our CUDA kernels."""
     if _library_path is None or not q.is_cuda:
         return False
+    if not torch._C._dispatch_has_kernel_for_dispatch_key("oryx::chunk_linear_fwd", "CUDA"):
+        return False  # a library built without the CUDA kernels (ORYX_CUDA=OFF)
     if not (q.dtype == k.dtype == v.dtype == torch.bfloat16):
         return False
     if q.shape[-1] not in (64, 128) or v.shape[-1] != q.shape[-1]:
@@ -87,7 +94,7 @@ def _saved_like(mixer: str, q: torch.Tensor, v: torch.Tensor, save: bool):
     vd = v.shape[-1]
     if t == 0:
         return [q.new_empty(0) for _ in range(7)]
-    n = math.ceil(t / _CHUNK)
+    n = (t + _CHUNK - 1) // _CHUNK  # integer arithmetic: t may be symbolic under torch.compile
     tp, gdn = n * _CHUNK, mixer == "gdn"
     f32, bf16 = dict(dtype=torch.float32), dict(dtype=torch.bfloat16)
     return [

@@ -135,6 +135,15 @@ def check_compile(device, dtype, backend):
     check(err <= tol, f"torch.compile(fullgraph, backend={backend}) {device}: forward + backward equal eager (max rel err {err:.1e}, tol {tol:g})")
 
 
+def check_empty_sequence():
+    """T = 0: the final state equals the initial one but is a tensor of its own (an operator's
+    outputs never alias its inputs), and its gradient passes through."""
+    q, k, v, g, beta, state = inputs("gdn", 2, 0, 2, 8, "cpu", torch.float32, with_state=True)
+    o, s, _ = torch.ops.oryx.chunk_linear_fwd("gdn", q, k, v, g, beta, state, 1.0, False)
+    check(o.shape == v.shape and torch.equal(s, state) and s.data_ptr() != state.data_ptr(),
+          "an empty sequence returns a copy of the initial state")
+
+
 def check_bad_input():
     q, k, v, g, beta, _ = inputs("gdn", 1, 5, 2, 8, "cpu", torch.float32, with_state=False)
     try:
@@ -147,6 +156,23 @@ def check_bad_input():
         check(False, "mismatched shapes are refused")
     except RuntimeError as e:
         check(True, f"mismatched shapes are refused: {str(e).splitlines()[0]}")
+
+
+def check_saved_checked():
+    """The CUDA backward refuses intermediates that are missing or from another call's shapes
+    (its kernels would read them without bounds)."""
+    q, k, v, g, beta, _ = inputs("gdn", 2, 70, 2, 64, "cuda", torch.bfloat16, with_state=False)
+    o, s, saved = torch.ops.oryx.chunk_linear_fwd("gdn", q, k, v, g, beta, None, 0.125, True)
+    _, _, short = torch.ops.oryx.chunk_linear_fwd("gdn", q[:, :65], k[:, :65], v[:, :65], g[:, :65], beta[:, :65],
+                                                  None, 0.125, True)
+    _, _, ssd = torch.ops.oryx.chunk_linear_fwd("mamba2", q, k, v, g, beta, None, 1.0, True)
+    for what, bad in [("none", []), ("another length's", short), ("the SSD forward's", ssd)]:
+        try:
+            torch.ops.oryx.chunk_linear_bwd("gdn", q, k, v, g, beta, None, bad, o, s, 0.125)
+            check(False, f"chunk_linear_bwd refuses {what} intermediates")
+        except RuntimeError as e:
+            check("intermediate" in str(e) or "saved" in str(e),
+                  f"chunk_linear_bwd refuses {what} intermediates: {str(e).splitlines()[0][:90]}")
 
 
 def check_model_on_gpu():
@@ -185,6 +211,7 @@ def main():
     check_registrations("cpu", torch.float32, (2, 9, 2, 8))
     check_compile("cpu", torch.float32, backend="aot_eager")
     check_bad_input()
+    check_empty_sequence()
 
     hopper = torch.cuda.is_available() and torch.cuda.get_device_capability()[0] == 9
     if hopper:
@@ -198,6 +225,7 @@ def main():
                 compare_step(mixer, 5, 3, d, "cuda", torch.float32, tol=1e-5)
         check_registrations("cuda", torch.bfloat16, (2, 70, 2, 64))
         check_compile("cuda", torch.bfloat16, backend="inductor")
+        check_saved_checked()
         check_model_on_gpu()
     else:
         print("no Hopper GPU here: the CUDA kernels are checked on the device machine (runs/gpu-torch-ops.sh)")

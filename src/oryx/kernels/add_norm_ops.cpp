@@ -18,6 +18,14 @@ using torch::Tensor;
 using torch::autograd::variable_list;
 namespace K = kernels;
 
+bool aligned(const Tensor& t, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % bytes == 0; }
+
+// t contiguous and its rows at a multiple of `bytes` (the kernels read pairs of values).
+Tensor pairs_readable(const Tensor& t, uintptr_t bytes) {
+  Tensor c = t.contiguous();
+  return aligned(c, bytes) ? c : c.clone();
+}
+
 K::AddNormParams params_of(const Tensor& h, const Tensor& w, double eps) {
   K::AddNormParams p;
   p.D = static_cast<int>(h.size(-1));
@@ -66,9 +74,9 @@ class AddNormFunction : public torch::autograd::Function<AddNormFunction> {
     c10::cuda::CUDAGuard guard(sum.device());
     const bool has_delta = ctx->saved_data["has_delta"].toBool();
     Tensor dsum = has_delta ? grads[0] : Tensor(), dx = has_delta ? grads[1] : grads[0];
-    dx = dx.defined() ? dx.to(torch::kBFloat16).contiguous()
+    dx = dx.defined() ? pairs_readable(dx.to(torch::kBFloat16), 4)
                       : torch::zeros(sum.sizes(), sum.options().dtype(torch::kBFloat16));
-    if (dsum.defined()) dsum = dsum.to(torch::kFloat32).contiguous();
+    if (dsum.defined()) dsum = pairs_readable(dsum.to(torch::kFloat32), 8);
     auto dh = torch::empty_like(sum);
     auto dw = torch::zeros_like(w);
     Tensor ddelta;
@@ -93,13 +101,16 @@ class AddNormFunction : public torch::autograd::Function<AddNormFunction> {
 }  // namespace
 
 bool kernels_add_norm_supported(const Tensor& h, const Tensor& delta, const Tensor& weight) {
-  if (!h.is_cuda() || h.scalar_type() != torch::kFloat32 || h.dim() < 1) return false;
+  if (!h.is_cuda() || h.scalar_type() != torch::kFloat32 || h.dim() < 1 || h.numel() == 0) return false;
   if (!K::add_norm_dim_supported(static_cast<int>(h.size(-1)))) return false;
-  if (delta.defined() && (delta.scalar_type() != torch::kBFloat16 || delta.sizes() != h.sizes())) return false;
-  if (weight.dim() != 1 || weight.size(0) != h.size(-1) || weight.scalar_type() != torch::kFloat32) return false;
+  if (delta.defined() && (delta.scalar_type() != torch::kBFloat16 || delta.sizes() != h.sizes() ||
+                          delta.device() != h.device()))
+    return false;
+  if (weight.dim() != 1 || weight.size(0) != h.size(-1) || weight.scalar_type() != torch::kFloat32 ||
+      weight.device() != h.device())
+    return false;
   // The kernels read fp32 pairs (8 bytes) and bf16 pairs (4 bytes): a view at an odd offset
   // takes the unfused path.
-  auto aligned = [](const Tensor& t, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % bytes == 0; };
   if (!aligned(h, 8) || !aligned(weight, 8) || (delta.defined() && !aligned(delta, 4))) return false;
   return K::is_hopper(h);
 }

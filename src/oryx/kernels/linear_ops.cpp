@@ -167,6 +167,29 @@ void check_chunked_call(const char* op, const Tensor& q, const Tensor& k, const 
   if (initial_state.defined()) check_same_device(q, initial_state, op);
 }
 
+// The intermediates a backward is handed (by the torch operator, which cannot vouch for them)
+// are those a forward of these shapes saves: the kernels index them without bounds.
+void check_saved(const char* op, K::Mixer mixer, const Shapes& s, torch::Device device, const LinearSaved& w) {
+  const int64_t C = K::kChunk, Tp = s.N * C;
+  auto expect = [&](const char* name, const Tensor& t, std::vector<int64_t> sizes, torch::ScalarType dtype) {
+    ORYX_CHECK(t.defined(), op, ": the forward's intermediate ", name,
+               " is missing (run the forward with saving on, with the same mixer)");
+    ORYX_CHECK(t.sizes() == c10::IntArrayRef(sizes) && t.scalar_type() == dtype && t.is_contiguous() &&
+                   t.device() == device,
+               op, ": intermediate ", name, " is ", shape_str(t.sizes()), " ", t.scalar_type(), ", expected ",
+               shape_str(sizes), " ", dtype, " contiguous on ", device);
+  };
+  expect("G", w.G, {s.B, s.H, Tp}, torch::kFloat32);
+  expect("F", w.F, {s.B, s.H, Tp, 4}, torch::kFloat32);
+  expect("P", w.P, {s.B, s.H, s.N, C, C}, torch::kBFloat16);
+  expect("h", w.h, {s.B, s.H, s.N, s.K, s.V}, torch::kBFloat16);
+  if (mixer == K::Mixer::Gdn) {
+    expect("A", w.A, {s.B, s.H, s.N, C, C}, torch::kBFloat16);
+    expect("W", w.W, {s.B, s.H, Tp, s.K}, torch::kBFloat16);
+    expect("E", w.E, {s.B, s.H, Tp, s.V}, torch::kBFloat16);
+  }
+}
+
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
@@ -294,8 +317,7 @@ LinearGrads kernels_linear_backward(LinearKind kind, const Tensor& q, const Tens
                                     const Tensor& grad_o, const Tensor& grad_state, double scale) {
   const char* op = "linear kernels backward";
   check_chunked_call(op, q, k, v, g, beta, initial_state);
-  ORYX_CHECK(q.size(1) == 0 || (saved.G.defined() && saved.h.defined()), op,
-             ": the forward's intermediates are missing (run the forward with saving on)");
+  if (q.size(1) > 0) check_saved(op, mixer_of(kind), shapes_of(q, v), q.device(), saved);
   c10::cuda::CUDAGuard guard(q.device());
   Prepared in = prepare(q, k, v, g, beta, initial_state);
   return run_backward(mixer_of(kind), in.q, in.k, in.v, in.beta, in.h0, saved, grad_o, grad_state, scale);

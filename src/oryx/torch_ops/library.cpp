@@ -52,6 +52,8 @@ std::tuple<Tensor, Tensor, std::vector<Tensor>> chunk_fwd_cpu(
   torch::NoGradGuard no_grad;
   RecurrenceOutput r = linear_chunked(kind_of(mixer), q, k, v, g, beta, or_undefined(initial_state),
                                       scale, kReferenceChunk);
+  // An operator's output must not alias an input (an empty sequence returns the initial state).
+  if (initial_state.has_value() && r.state.is_alias_of(*initial_state)) r.state = r.state.clone();
   return {r.o, r.state, {}};
 }
 
@@ -77,11 +79,15 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> chunk_bwd_cpu(
   }
   auto d = torch::autograd::grad(outputs, {q_, k_, v_, g_, beta_, h0}, grads,
                                  /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
-  auto or_zeros = [](const Tensor& grad, const Tensor& like) {
-    return grad.defined() ? grad.detach() : torch::zeros_like(like);
+  // Gradients the graph passes through unchanged (an empty sequence's state) would alias the
+  // incoming ones: an operator's outputs are its own.
+  auto or_zeros = [&](const Tensor& grad, const Tensor& like) {
+    if (!grad.defined()) return torch::zeros_like(like);
+    bool alias = grad.is_alias_of(grad_o) || (grad_state.has_value() && grad.is_alias_of(*grad_state));
+    return alias ? grad.detach().clone() : grad.detach();
   };
   return {or_zeros(d[0], q), or_zeros(d[1], k), or_zeros(d[2], v), or_zeros(d[3], g),
-          or_zeros(d[4], beta), or_zeros(d[5], h0).to(torch::kFloat32)};
+          or_zeros(d[4], beta), or_zeros(d[5], h0).to(torch::kFloat32)};  // h0 is fp32 already unless fp64
 }
 
 // ---- CUDA: our kernels ------------------------------------------------------------------------
