@@ -15,7 +15,8 @@ void register_export(CLI::App& app) {
   auto* cmd = app.add_subcommand("export", "Write a checkpoint as a Hugging Face model folder");
   cmd->footer(
       "The folder loads with transformers (trust_remote_code: the model code is inside it):\n"
-      "  AutoModelForCausalLM.from_pretrained(OUT, trust_remote_code=True), AutoTokenizer.from_pretrained(OUT)\n"
+      "  AutoModelForCausalLM.from_pretrained(OUT, trust_remote_code=True),\n"
+      "  AutoTokenizer.from_pretrained(OUT, trust_remote_code=True)\n"
       "Example:\n"
       "  oryx export --checkpoint runs/out/demo/run/final --hf runs/out/demo/hf");
   cmd->add_option("--checkpoint", f->checkpoint, "Checkpoint folder (config.json + model.safetensors)")->required();

@@ -1,6 +1,6 @@
 // `oryx export --hf`: a checkpoint as a Hugging Face model folder that
-// AutoConfig / AutoModelForCausalLM.from_pretrained(OUT, trust_remote_code=True) and
-// AutoTokenizer.from_pretrained(OUT) load, with the oryx_lm package's code inside it:
+// AutoConfig / AutoModelForCausalLM / AutoTokenizer.from_pretrained(OUT, trust_remote_code=True)
+// load, with the oryx_lm package's code inside it:
 //
 //   config.json                 the checkpoint's config plus model_type "oryx", architectures,
 //                               auto_map (to the two files below) and torch_dtype

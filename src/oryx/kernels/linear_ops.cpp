@@ -251,20 +251,17 @@ bool kernels_step_supported(const Tensor& q, const Tensor& k, const Tensor& v, c
 RecurrenceOutput kernels_linear_chunked(LinearKind kind, const Tensor& q, const Tensor& k,
                                         const Tensor& v, const Tensor& g, const Tensor& beta,
                                         const Tensor& initial_state, double scale) {
-  check_chunked_call("linear kernels", q, k, v, g, beta, initial_state);
-  c10::cuda::CUDAGuard guard(q.device());
-  auto mixer = static_cast<int64_t>(mixer_of(kind));
   bool grad = torch::GradMode::is_enabled() &&
               (q.requires_grad() || k.requires_grad() || v.requires_grad() || g.requires_grad() ||
                beta.requires_grad() || (initial_state.defined() && initial_state.requires_grad()));
-  if (grad) {
-    // torch::autograd::Function takes no undefined tensors: "no initial state" travels as an
-    // empty tensor (whose gradient is then undefined).
-    Tensor h0 = initial_state.defined() ? initial_state : torch::empty({0}, q.options().dtype(torch::kFloat32));
-    auto out = LinearChunkedFunction::apply(q, k, v, g, beta, h0, mixer, scale);
-    return {out[0], out[1]};
-  }
-  return kernels_linear_forward(kind, q, k, v, g, beta, initial_state, scale, /*saved=*/nullptr);
+  if (!grad) return kernels_linear_forward(kind, q, k, v, g, beta, initial_state, scale, /*saved=*/nullptr);
+  check_chunked_call("linear kernels", q, k, v, g, beta, initial_state);
+  c10::cuda::CUDAGuard guard(q.device());
+  // torch::autograd::Function takes no undefined tensors: "no initial state" travels as an
+  // empty tensor (whose gradient is then undefined).
+  Tensor h0 = initial_state.defined() ? initial_state : torch::empty({0}, q.options().dtype(torch::kFloat32));
+  auto out = LinearChunkedFunction::apply(q, k, v, g, beta, h0, static_cast<int64_t>(mixer_of(kind)), scale);
+  return {out[0], out[1]};
 }
 
 RecurrenceOutput kernels_linear_step(LinearKind kind, const Tensor& q, const Tensor& k,
