@@ -487,7 +487,7 @@ int main() {
     for (auto [rows, D] : std::vector<std::array<int64_t, 2>>{{7, 64}, {300, 1024}, {33, 130}})
       guarded("norms", [&] { run_norm_case(rows, D, dt, ++s); });
   for (int64_t K : {64, 128})
-    for (auto [B, T, H, offset] : std::vector<std::array<int64_t, 4>>{{2, 1, 3, 0}, {2, 65, 5, 0}, {1, 300, 16, 32000}})
+    for (auto [B, T, H, offset] : std::vector<std::array<int64_t, 4>>{{2, 1, 3, 0}, {2, 65, 5, 0}, {1, 300, 16, 32000}, {3, 700, 7, 5}})
       for (bool norm : {true, false}) guarded("norm_rope", [&] { run_norm_rope_case(B, T, H, K, offset, norm, ++s); });
   for (int64_t V : {64, 128})
     for (auto [rows, H] : std::vector<std::array<int64_t, 2>>{{1, 1}, {77, 3}, {4096, 16}})
@@ -499,6 +499,7 @@ int main() {
   for (auto [N, D, V, chunk] : std::vector<std::array<int64_t, 4>>{{1000, 64, 32000, 300}, {37, 96, 1001, 8}})
     guarded("head_loss", [&] { run_head_loss_case(N, D, V, chunk, ++s); });
   run_model_cases(s);
+  run_train_cases(s);
   std::printf("oryx_gpu_tests: %s (%d failing case%s)\n", g_failures ? "FAIL" : "PASS", g_failures,
               g_failures == 1 ? "" : "s");
   return g_failures ? 1 : 0;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "oryx/layer/ops.h"
+#include "oryx/layer/projections.h"
 #include "support/tolerance.h"
 
 namespace oryx::testing {
@@ -84,6 +85,40 @@ TEST(LayerOps, IndexSelectUniqueHasIndexSelectsValuesAndGradients) {
   (yb * wy).sum().backward();
   EXPECT_TRUE(torch::equal(a.grad(), b.grad()));
   EXPECT_TRUE(torch::equal(index_select_unique(t, 0, index), t.index_select(0, index)));
+}
+
+TEST(LayerOps, LinearManyMatchesSeparateLinears) {
+  // Values and gradients against one linear per weight, in fp64 and fp32, with an output
+  // left unused (its gradient undefined) and weights of odd widths.
+  seed(12);
+  for (auto [dt, tol] : {NormCase{torch::kFloat64, kTolF64}, NormCase{torch::kFloat32, kTolF32}}) {
+    auto x = torch::randn({3, 5, 13}, dt);
+    std::vector<torch::Tensor> w = {torch::randn({7, 13}, dt), torch::randn({1, 13}, dt), torch::randn({20, 13}, dt)};
+    auto leaves = [&](const std::vector<torch::Tensor>& ts) {
+      std::vector<torch::Tensor> out;
+      for (const auto& t : ts) out.push_back(t.clone().requires_grad_(true));
+      return out;
+    };
+    auto wf = leaves(w), wr = leaves(w);
+    auto xf = x.clone().requires_grad_(true), xr = x.clone().requires_grad_(true);
+    auto yf = linear_many(xf, wf), yr = linear_many_reference(xr, wr);
+    ASSERT_EQ(yf.size(), 3u);
+    torch::Tensor lf = torch::zeros({}, dt), lr = torch::zeros({}, dt);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_LT(max_rel_error(yf[i], yr[i]), tol) << i;
+      if (i == 1) continue;  // unused: no gradient flows back from it
+      auto wy = torch::randn(yf[i].sizes(), dt);
+      lf = lf + (yf[i] * wy).sum();
+      lr = lr + (yr[i] * wy).sum();
+    }
+    lf.backward();
+    lr.backward();
+    EXPECT_LT(max_rel_error(xf.grad(), xr.grad()), tol);
+    EXPECT_LT(max_rel_error(wf[0].grad(), wr[0].grad()), tol);
+    EXPECT_LT(max_rel_error(wf[2].grad(), wr[2].grad()), tol);
+    EXPECT_FALSE(wf[1].grad().defined() && wf[1].grad().abs().max().item<double>() > 0);
+  }
+  EXPECT_THROW(linear_many(torch::randn({2, 4}), {torch::randn({3, 5}), torch::randn({3, 4})}), std::exception);
 }
 
 TEST(LayerOps, MatmulOperandLeavesCpuTensorsAlone) {

@@ -43,6 +43,26 @@ TEST(TrainAdamW, MatchesTheFormula) {
   EXPECT_EQ(opt.steps(), 5);
 }
 
+TEST(TrainAdamW, ZeroGradDropsGradientsAndStepSkipsParametersWithout) {
+  // Set to none, as torch's optimizers do: a parameter the next backward does not reach keeps
+  // its weights and moments (no decay, no update), one it reaches is updated.
+  auto dev = test_device();
+  AdamWOptions o;
+  auto a = torch::ones({4}).to(dev), b = torch::ones({4}).to(dev);
+  AdamW opt({{"layers.0.w_k", a}, {"layers.0.w_v", b}}, o);
+  a.mutable_grad() = torch::ones({4}).to(dev);
+  b.mutable_grad() = torch::ones({4}).to(dev);
+  opt.step(0.1);
+  opt.zero_grad();
+  EXPECT_FALSE(a.grad().defined());
+  EXPECT_FALSE(b.grad().defined());
+  auto b_before = b.clone();
+  a.mutable_grad() = torch::ones({4}).to(dev);
+  opt.step(0.1);
+  EXPECT_TRUE(torch::equal(b, b_before));
+  EXPECT_FALSE(torch::equal(a, b));
+}
+
 TEST(TrainAdamW, DecayGroupsAndStateRoundTrip) {
   AdamWOptions o;
   EXPECT_TRUE(adamw_decays("layers.3.w_o", o));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "oryx/bench/device_stats.h"
 #include "oryx/bench/kernel_bench.h"
@@ -19,6 +20,7 @@
 #include "oryx/train/adamw.h"
 #include "oryx/train/autocast.h"
 #include "oryx/train/grad_norm.h"
+#include "oryx/train/step_graph.h"
 
 #ifdef ORYX_WITH_CUDA_KERNELS
 #include <ATen/cuda/CUDAContext.h>
@@ -160,8 +162,9 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   GradSync grad_sync(world, params, cfg.kind == ModelKind::Oryx);
 
   torch::manual_seed(o.seed + static_cast<uint64_t>(world.rank()));  // each rank its own tokens
-  auto data = torch::randint(cfg.vocab_size, {o.batch_size, o.seq_len + 1}, torch::kLong).to(device);
-  auto inputs = data.narrow(1, 0, o.seq_len), targets = data.narrow(1, 1, o.seq_len);
+  // On the CPU, as the trainer's batches come.
+  auto data = torch::randint(cfg.vocab_size, {o.batch_size, o.seq_len + 1}, torch::kLong);
+  auto inputs = data.narrow(1, 0, o.seq_len).contiguous(), targets = data.narrow(1, 1, o.seq_len).contiguous();
 
   TrainBenchResult r;
   torch::Tensor last_loss;
@@ -172,26 +175,40 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   // With several processes the gradients are all-reduced as in training (all_reduce), or not
   // at all: the same step on one GPU alone, for the scaling efficiency.
   bool all_reduce = world.distributed();
+  // As the trainer: one process steps through a CUDA graph when the batch's mask repeats.
+  std::optional<TrainStepGraph> step_graph;
+  if (TrainStepGraph::usable(device, world.distributed(), 1)) step_graph.emplace(model, autocast, 1.0);
+  int64_t replayed = 0;
   auto step = [&](const torch::Tensor& modes_cpu) {
     auto modes = cfg.kind == ModelKind::Oryx ? modes_cpu : torch::Tensor();  // on the CPU, as the trainer passes them
-    torch::Tensor loss;
-    {
-      AutocastScope scope(autocast);
-      loss = model_loss(model, inputs, modes, targets);
+    torch::Tensor loss, norm;
+    if (step_graph) {
+      auto out = step_graph->step(inputs, targets, modes);
+      loss = out.loss;
+      norm = out.grad_norm;
+      replayed += out.replayed;
+    } else {
+      {
+        AutocastScope scope(autocast);
+        loss = model_loss(model, inputs, modes, targets);
+      }
+      if (all_reduce) grad_sync.prepare(loss);
+      loss.backward();
+      norm = grad_norm_clip_(model->parameters(), 1.0);
     }
-    if (all_reduce) grad_sync.prepare(loss);
-    loss.backward();
     // The trainer reads the norm with the loss once per step (train/trainer.cpp); so do we.
-    auto norm = grad_norm_clip_(model->parameters(), 1.0);
     last_loss = loss.detach();
     torch::stack({last_loss.to(torch::kFloat32), norm.to(torch::kFloat32)}).to(torch::kCPU);
     optimizer.step(adamw.lr);
-    optimizer.zero_grad();
+    if (!step_graph || !step_graph->owns_grads()) optimizer.zero_grad();
   };
 
   StepTimer timer(device);
-  for (int64_t i = 0; i < o.warmup; ++i) step(modes_for.next(cfg, o.batch_size, o.seq_len));
+  // The peak from the first step on: a captured step allocates its activations once, while
+  // being captured (in a warm-up step), and holds them.
   peak_memory_reset(device);
+  for (int64_t i = 0; i < o.warmup; ++i) step(modes_for.next(cfg, o.batch_size, o.seq_len));
+  replayed = 0;
   std::vector<double> ms;
   for (int64_t i = 0; i < o.steps; ++i) {
     auto modes = modes_for.next(cfg, o.batch_size, o.seq_len);
@@ -243,6 +260,9 @@ TrainBenchResult bench_train(const TrainBenchOptions& o) {
   r.attention_fraction = a_sum / static_cast<double>(o.steps);
   auto probe = torch::empty({1, 64, cfg.n_heads, cfg.head_dim_k},
                             torch::TensorOptions().device(device).dtype(autocast ? torch::kBFloat16 : torch::kFloat32));
+  r.backends["step"] = replayed == o.steps ? "CUDA graph"
+                       : replayed == 0      ? "eager"
+                                            : "CUDA graph for " + std::to_string(replayed) + " of the steps";
   if (cfg.has_attention()) r.backends["attention"] = "torch SDPA";
   if (cfg.has_linear())
     r.backends[cfg.linear == LinearKind::GatedDeltaNet ? "gdn" : "mamba2"] = linear_backend_name(probe);

@@ -56,14 +56,16 @@ class ShortConvFunction : public torch::autograd::Function<ShortConvFunction> {
     c10::cuda::CUDAGuard guard(x.device());
     auto dy = grads[0].to(x.scalar_type()).contiguous();
     auto dx = torch::empty_like(x);
-    auto dw = torch::zeros(w.sizes(), w.options().dtype(torch::kFloat32));
     auto p = params_of(x, w);
+    auto dw_partial = torch::empty({K::short_conv_backward_tiles(p.B, p.T), p.C, p.W},
+                                   w.options().dtype(torch::kFloat32));
+    p.dw_partial = dw_partial.data_ptr<float>();
     p.silu = ctx->saved_data["silu"].toBool();
     p.dy = K::bf16_ptr(dy);
     p.dx = K::bf16_mut_ptr(dx);
-    p.dw = dw.data_ptr<float>();
     K::short_conv_backward(p, at::cuda::getCurrentCUDAStream());
     K::check_launch("short_conv backward");
+    auto dw = dw_partial.sum(0);  // over tiles, in a fixed order (no atomics)
     auto weight_dtype = static_cast<c10::ScalarType>(ctx->saved_data["weight_dtype"].toInt());
     return {dx, dw.to(weight_dtype), Tensor()};
   }

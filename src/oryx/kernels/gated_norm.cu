@@ -3,8 +3,9 @@
 // one pass instead of the reference's fp32 copies of o and gate, layer norm, SiLU and
 // product. Backward, with n = o * rstd and a = silu(gate):
 //   dgate = dy n w silu'(gate),  dw += dy n a,  do = rstd (dn - o rstd^2 mean(dn o)), dn = dy w a
-// One warp per row, V / 32 values per lane; dw is summed per block in shared memory, then
-// added with one atomicAdd per block and column.
+// One warp per row, V / 32 consecutive values per lane in one access per tensor (scalar
+// 2-byte accesses took V / 32 times the instructions); dw is summed per block in shared
+// memory, then added with one atomicAdd per block and column.
 #include <cuda_bf16.h>
 
 #include "oryx/kernels/gated_norm.h"
@@ -17,59 +18,62 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kRowsPerWarp = 16;
 
-
 template <int V>
 __global__ void __launch_bounds__(kWarps * 32) gated_norm_fwd_kernel(GatedNormParams p) {
-  constexpr int M = V / 32;
-  const int lane = threadIdx.x % 32;
+  constexpr int E = V / 32;
+  const int j0 = (threadIdx.x % 32) * E;
   const int64_t first = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * kRowsPerWarp;
+  float w[E];
+#pragma unroll
+  for (int e = 0; e < E; ++e) w[e] = p.w[j0 + e];
   for (int64_t row = first; row < min(first + kRowsPerWarp, p.rows); ++row) {
-    float o[M], ss = 0.f;
+    const Vec<E> o = load_vec<E>(p.o + row * V + j0), g = load_vec<E>(p.gate + row * V + j0);
+    float ss = 0.f;
 #pragma unroll
-    for (int m = 0; m < M; ++m) {
-      o[m] = load_bf16(p.o + row * V + lane + 32 * m);
-      ss += o[m] * o[m];
-    }
+    for (int e = 0; e < E; ++e) ss += o.v[e] * o.v[e];
     const float rstd = rsqrtf(warp_sum(ss) / V + p.eps);
+    Vec<E> y;
 #pragma unroll
-    for (int m = 0; m < M; ++m) {
-      const int j = lane + 32 * m;
-      const float g = load_bf16(p.gate + row * V + j);
-      store_bf16(p.y + row * V + j, o[m] * rstd * p.w[j] * (g * sigmoid(g)));
-    }
+    for (int e = 0; e < E; ++e) y.v[e] = o.v[e] * rstd * w[e] * (g.v[e] * sigmoid(g.v[e]));
+    store_vec<E>(p.y + row * V + j0, y);
   }
 }
 
 template <int V>
 __global__ void __launch_bounds__(kWarps * 32) gated_norm_bwd_kernel(GatedNormParams p) {
-  constexpr int M = V / 32;
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  constexpr int E = V / 32;
+  const int warp = threadIdx.x / 32, j0 = (threadIdx.x % 32) * E;
   const int64_t first = (static_cast<int64_t>(blockIdx.x) * kWarps + warp) * kRowsPerWarp;
-  float dw[M] = {};
+  float dw[E] = {}, w[E];
+#pragma unroll
+  for (int e = 0; e < E; ++e) w[e] = p.w[j0 + e];
   for (int64_t row = first; row < min(first + kRowsPerWarp, p.rows); ++row) {
-    float o[M], dn[M], ss = 0.f, dno = 0.f;
+    const Vec<E> o = load_vec<E>(p.o + row * V + j0), g = load_vec<E>(p.gate + row * V + j0),
+                 dy = load_vec<E>(p.dy + row * V + j0);
+    float ss = 0.f;
 #pragma unroll
-    for (int m = 0; m < M; ++m) o[m] = load_bf16(p.o + row * V + lane + 32 * m);
-#pragma unroll
-    for (int m = 0; m < M; ++m) ss += o[m] * o[m];
+    for (int e = 0; e < E; ++e) ss += o.v[e] * o.v[e];
     const float rstd = rsqrtf(warp_sum(ss) / V + p.eps);
+    Vec<E> dgate;
+    float dn[E], dno = 0.f;
 #pragma unroll
-    for (int m = 0; m < M; ++m) {
-      const int j = lane + 32 * m;
-      const float g = load_bf16(p.gate + row * V + j), dy = load_bf16(p.dy + row * V + j);
-      const float sg = sigmoid(g), a = g * sg, n = o[m] * rstd;
-      store_bf16(p.dgate + row * V + j, dy * n * p.w[j] * sg * (1.f + g * (1.f - sg)));
-      dw[m] += dy * n * a;
-      dn[m] = dy * p.w[j] * a;
-      dno += dn[m] * o[m];
+    for (int e = 0; e < E; ++e) {
+      const float sg = sigmoid(g.v[e]), a = g.v[e] * sg, n = o.v[e] * rstd;
+      dgate.v[e] = dy.v[e] * n * w[e] * sg * (1.f + g.v[e] * (1.f - sg));
+      dw[e] += dy.v[e] * n * a;
+      dn[e] = dy.v[e] * w[e] * a;
+      dno += dn[e] * o.v[e];
     }
+    store_vec<E>(p.dgate + row * V + j0, dgate);
     const float coef = warp_sum(dno) / V * rstd * rstd;
+    Vec<E> dout;
 #pragma unroll
-    for (int m = 0; m < M; ++m) store_bf16(p.dout + row * V + lane + 32 * m, rstd * (dn[m] - o[m] * coef));
+    for (int e = 0; e < E; ++e) dout.v[e] = rstd * (dn[e] - o.v[e] * coef);
+    store_vec<E>(p.dout + row * V + j0, dout);
   }
   __shared__ float part[kWarps][V];
 #pragma unroll
-  for (int m = 0; m < M; ++m) part[warp][lane + 32 * m] = dw[m];
+  for (int e = 0; e < E; ++e) part[warp][j0 + e] = dw[e];
   add_block_columns(part, p.dw);
 }
 

@@ -1,6 +1,7 @@
 // Launchers of the GatedRMSNorm kernels (gated_norm.cu; the tensor API is
-// kernels/gated_norm_ops.h). o, gate, y, dy, dout, dgate are bf16 [rows, V] contiguous; w fp32
-// [V]; dw an fp32 [V] accumulator the backward adds into (zero it first).
+// kernels/gated_norm_ops.h). o, gate, y, dy, dout, dgate are bf16 [rows, V] contiguous and
+// V/16-byte aligned; w fp32 [V]; dw an fp32 [V] accumulator the backward adds into (zero it
+// first).
 #pragma once
 #include <cuda_runtime_api.h>
 

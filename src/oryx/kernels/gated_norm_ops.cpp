@@ -33,7 +33,7 @@ class GatedNormFunction : public torch::autograd::Function<GatedNormFunction> {
   static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& o_in, const Tensor& gate_in,
                         const Tensor& weight, double eps) {
     c10::cuda::CUDAGuard guard(o_in.device());
-    auto o = o_in.contiguous(), gate = gate_in.contiguous();
+    auto o = K::rows_aligned(o_in.contiguous()), gate = K::rows_aligned(gate_in.contiguous());
     auto w = weight.detach().to(torch::kFloat32).contiguous();
     auto y = torch::empty_like(o);
     auto p = params_of(o, gate, w, eps);
@@ -51,7 +51,7 @@ class GatedNormFunction : public torch::autograd::Function<GatedNormFunction> {
     auto s = ctx->get_saved_variables();
     const auto &o = s[0], &gate = s[1], &w = s[2];
     c10::cuda::CUDAGuard guard(o.device());
-    auto dy = grads[0].to(o.scalar_type()).contiguous();
+    auto dy = K::rows_aligned(grads[0].to(o.scalar_type()).contiguous());
     auto dout = torch::empty_like(o), dgate = torch::empty_like(gate);
     auto dw = torch::zeros_like(w);
     auto p = params_of(o, gate, w, ctx->saved_data["eps"].toDouble());

@@ -1,5 +1,6 @@
 // Launchers of the fused QK-norm + RoPE kernels (norm_rope.cu; the tensor API is
-// kernels/norm_rope_ops.h). x, y, dy, dx are bf16 [B,T,H,K] contiguous (rows = B*T*H);
+// kernels/norm_rope_ops.h). x, y, dy, dx are bf16 [B,T,H,K] contiguous (rows = B*T*H),
+// K/16-byte aligned (each lane reads K/32 elements at once);
 // positions int64 [T] or null (no RoPE: the norm alone); w fp32 [K] or null (no norm: RoPE
 // alone); dw an fp32 [K]
 // accumulator the backward adds into (zero it first).

@@ -38,7 +38,7 @@ class NormRopeFunction : public torch::autograd::Function<NormRopeFunction> {
   static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& x_in, const Tensor& weight,
                         const Tensor& positions_in, double theta, double eps) {
     c10::cuda::CUDAGuard guard(x_in.device());
-    auto x = x_in.contiguous();
+    auto x = K::rows_aligned(x_in.contiguous());
     // An empty weight stands for "no norm", empty positions for "no RoPE": autograd functions
     // take no undefined inputs.
     auto w = weight.numel() > 0 ? weight.detach().to(torch::kFloat32).contiguous() : Tensor();
@@ -60,7 +60,7 @@ class NormRopeFunction : public torch::autograd::Function<NormRopeFunction> {
     auto s = ctx->get_saved_variables();
     const auto &x = s[0], &w = s[1], &positions = s[2];
     c10::cuda::CUDAGuard guard(x.device());
-    auto dy = grads[0].to(x.scalar_type()).contiguous();
+    auto dy = K::rows_aligned(grads[0].to(x.scalar_type()).contiguous());
     auto dx = torch::empty_like(x);
     Tensor dw = w.defined() ? torch::zeros_like(w) : Tensor();
     auto p = params_of(x, w, positions, ctx->saved_data["theta"].toDouble(), ctx->saved_data["eps"].toDouble());

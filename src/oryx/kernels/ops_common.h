@@ -1,10 +1,14 @@
 // What every torch-facing kernel glue file (*_ops.cpp) needs: raw pointers of bf16 and fp32
 // tensors for the kernels' plain parameter structs (undefined tensors give nullptr, for
-// optional operands), whether the GPU has our kernels, and the check after a launch.
+// optional operands), whether the GPU has our kernels, row alignment for vector accesses, and
+// the check after a launch.
 #pragma once
 #include <ATen/cuda/CUDAContext.h>
 #include <cuda_runtime_api.h>
 #include <torch/types.h>
+
+#include <algorithm>
+#include <cstdint>
 
 #include "oryx/common/error.h"
 #include "oryx/kernels/linear_params.h"
@@ -24,6 +28,14 @@ inline float* f32_mut_ptr(torch::Tensor& t) { return t.defined() ? t.data_ptr<fl
 // reference paths.
 inline bool is_hopper(const torch::Tensor& t) {
   return at::cuda::getDeviceProperties(t.device().index())->major == 9;
+}
+
+// The one-warp-per-row kernels read a row's last-dimension values 1/32 at a time in one access
+// per lane: a contiguous tensor at an offset that is not a multiple of that (a view) is
+// copied to a fresh, aligned buffer.
+inline torch::Tensor rows_aligned(const torch::Tensor& t) {
+  const auto bytes = static_cast<uintptr_t>(std::max<int64_t>(1, t.size(-1) / 32 * t.element_size()));
+  return reinterpret_cast<uintptr_t>(t.data_ptr()) % bytes == 0 ? t : t.clone();
 }
 
 // Launch errors (bad configuration, no kernel image for this GPU) surface here, not at the

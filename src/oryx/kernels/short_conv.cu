@@ -13,8 +13,9 @@
 // neighbouring channels (coalesced). The tile is walked kAhead steps at a time, their loads
 // issued together: one dependent load per step left a warp with too few bytes in flight to
 // cover DRAM latency (the backward ran at a sixth of the bandwidth on an H200). Products
-// accumulate in fp32; dw is summed per thread over its tile, then across tiles with one fp32
-// atomicAdd per (channel, tap).
+// accumulate in fp32; dw is summed per thread over its tile into a partial per tile, which the
+// caller sums over tiles (kernels/conv_ops.cpp): no atomics, so dw does not depend on the
+// order blocks finish in.
 #include <cuda_bf16.h>
 
 #include "oryx/kernels/short_conv.h"
@@ -101,8 +102,11 @@ __global__ void __launch_bounds__(kThreads) short_conv_fwd_kernel(ShortConvParam
 // For steps s of a round (kAhead of them) the window xw holds x[s0-(W-1) .. s0+kAhead+W-2]
 // and gw the output gradients dy[s0 .. s0+kAhead+W-2], taken through SiLU's derivative at
 // their pre-activations (y at u reads x[u-(W-1) .. u], which xw covers).
+// At most 64 registers a thread, so that 8 blocks fit an SM: a B8 x T2048 backward (1,024
+// blocks) then runs in one wave on an H200's 132 SMs; at 70 registers 7 fit, and the 100
+// blocks left over took a second wave.
 template <int W, bool SILU, int V>
-__global__ void __launch_bounds__(kThreads) short_conv_bwd_kernel(ShortConvParams p) {
+__global__ void __launch_bounds__(kThreads, 8) short_conv_bwd_kernel(ShortConvParams p) {
   const int c = (blockIdx.x * kThreads + threadIdx.x) * V;
   if (c >= p.C) return;
   const int t0 = blockIdx.y * kTile, t1 = min(p.T, t0 + kTile);
@@ -179,10 +183,11 @@ __global__ void __launch_bounds__(kThreads) short_conv_bwd_kernel(ShortConvParam
       for (int j = 0; j < W - 1; ++j) gw[v][j] = gw[v][j + kAhead];
     }
   }
+  float* partial = p.dw_partial + (static_cast<size_t>(blockIdx.z) * gridDim.y + blockIdx.y) * p.C * W;
 #pragma unroll
   for (int v = 0; v < V; ++v)
 #pragma unroll
-    for (int j = 0; j < W; ++j) atomicAdd(p.dw + (c + v) * W + j, dw[v][j]);
+    for (int j = 0; j < W; ++j) partial[(c + v) * W + j] = dw[v][j];
 }
 
 template <int W>
@@ -207,10 +212,11 @@ template <int W, bool SILU, int V>
 void launch(const ShortConvParams& p, bool backward, cudaStream_t stream) {
   const int threads_needed = (p.C + V - 1) / V;
   dim3 grid((threads_needed + kThreads - 1) / kThreads, (p.T + kTile - 1) / kTile, p.B);
-  if (backward)
+  if (backward) {
     short_conv_bwd_kernel<W, SILU, V><<<grid, kThreads, 0, stream>>>(p);
-  else
+  } else {
     short_conv_fwd_kernel<W, SILU, V><<<grid, kThreads, 0, stream>>>(p);
+  }
 }
 
 // Two channels a thread when every row starts 4-byte aligned (C even, aligned tensors).
@@ -248,6 +254,8 @@ void dispatch(const ShortConvParams& p, bool backward, cudaStream_t stream) {
 }  // namespace
 
 bool short_conv_width_supported(int W) { return W >= 2 && W <= 4; }
+
+int short_conv_backward_tiles(int B, int T) { return B * ((T + kTile - 1) / kTile); }
 
 void short_conv_forward(const ShortConvParams& p, cudaStream_t stream) { dispatch(p, false, stream); }
 

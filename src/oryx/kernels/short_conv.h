@@ -1,7 +1,8 @@
 // Launchers of the short-convolution kernels (short_conv.cu; no torch here, the tensor API is
 // kernels/conv_ops.h). x, y, dy, dx are bf16 [B,T,C] contiguous; w is bf16 [C,W] (the
-// weight rounded to the activations' dtype, as the reference's conv1d uses it); dw is an
-// fp32 [C,W] accumulator the backward adds into (zero it first).
+// weight rounded to the activations' dtype, as the reference's conv1d uses it); the backward
+// writes dw_partial, fp32 [short_conv_backward_tiles(B, T), C, W]: each tile's part of dw,
+// for the caller to sum over tiles.
 #pragma once
 #include <cuda_runtime_api.h>
 
@@ -17,7 +18,7 @@ struct ShortConvParams {
   bf16_bits* y = nullptr;         // forward output
   const bf16_bits* dy = nullptr;  // backward input
   bf16_bits* dx = nullptr;        // backward outputs
-  float* dw = nullptr;
+  float* dw_partial = nullptr;
 };
 
 // The decoding step: one token per sequence. y[b,c] = sum_j w[c,j] window[b,j,c] over the
@@ -34,6 +35,9 @@ struct ShortConvStepParams {
 
 // Widths with a compiled kernel (2 to 4 taps).
 bool short_conv_width_supported(int W);
+
+// The tiles of a backward (the first dimension of dw_partial).
+int short_conv_backward_tiles(int B, int T);
 
 void short_conv_forward(const ShortConvParams& p, cudaStream_t stream);
 void short_conv_backward(const ShortConvParams& p, cudaStream_t stream);

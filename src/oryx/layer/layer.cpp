@@ -2,6 +2,7 @@
 
 #include "oryx/layer/init.h"
 #include "oryx/layer/ops.h"
+#include "oryx/layer/projections.h"
 
 namespace oryx {
 
@@ -29,19 +30,17 @@ OryxLayerImpl::OryxLayerImpl(const ModelConfig& c) : c_(c) {
   if (c.has_linear()) lin = register_module("lin", linear_mixer_create(c));
 }
 
-torch::Tensor OryxLayerImpl::mix(const torch::Tensor& x, const TokenModes& modes,
-                                 const torch::Tensor& positions, LayerCache* cache,
-                                 int64_t cache_length, MixerForm form) {
+torch::Tensor OryxLayerImpl::mix(const torch::Tensor& x, const Projections& proj, const TokenModes& modes,
+                                 const torch::Tensor& positions, LayerCache* cache, int64_t cache_length,
+                                 MixerForm form) {
   int64_t B = x.size(0), T = x.size(1), H = c_.n_heads;
   const bool decode_step = form == MixerForm::Auto;
-  auto k = short_conv_cached(F::linear(x, w_k), conv_k, cache ? &cache->conv_k : nullptr, decode_step,
-                             c_.kv_conv_silu);
-  auto v = short_conv_cached(F::linear(x, w_v), conv_v, cache ? &cache->conv_v : nullptr, decode_step,
-                             c_.kv_conv_silu);
+  auto k = short_conv_cached(proj.k, conv_k, cache ? &cache->conv_k : nullptr, decode_step, c_.kv_conv_silu);
+  auto v = short_conv_cached(proj.v, conv_v, cache ? &cache->conv_v : nullptr, decode_step, c_.kv_conv_silu);
   k = k.view({B, T, H, c_.head_dim_k});
   v = v.view({B, T, H, c_.head_dim_v});
   if (c_.k_l2norm) k = l2_normalize(k);
-  auto q_shared = c_.share_q ? F::linear(x, w_q) : torch::Tensor();
+  const auto& q_shared = proj.q_shared;
 
   torch::Tensor o_a, o_l;
   if (attn) o_a = attn->forward(x, q_shared, k, v, modes, positions, cache, cache_length, form);
@@ -67,11 +66,17 @@ Residual OryxLayerImpl::forward(const Residual& in, const TokenModes& modes, con
   int64_t B = in.h.size(0), T = in.h.size(1);
   // x and x2 feed only matmuls (the mixers' projections and gates, the MLP).
   auto [h, x] = add_rms_norm(in.h, in.delta, norm1, c_.norm_eps);
-  auto o = mix(x, modes, positions, cache, cache_length, form);
-  auto gate = F::linear(x, w_g).view({B, T, c_.n_heads, c_.head_dim_v});
+  // One call for x's projections: their input gradients accumulate inside the matmuls.
+  std::vector<torch::Tensor> weights{w_k, w_v, w_g};
+  if (c_.share_q) weights.push_back(w_q);
+  auto p = linear_many(x, weights);
+  Projections proj{p[0], p[1], p[2], c_.share_q ? p[3] : torch::Tensor()};
+  auto o = mix(x, proj, modes, positions, cache, cache_length, form);
+  auto gate = proj.gate.view({B, T, c_.n_heads, c_.head_dim_v});
   auto y = out_norm_apply(o, gate, modes).reshape({B, T, c_.v_dim()});
   auto [h1, x2] = add_rms_norm(h, F::linear(y, w_o), norm2, c_.norm_eps);
-  return {h1, F::linear(swiglu(F::linear(x2, w_gate), F::linear(x2, w_up)), w_down)};
+  auto mlp = linear_many(x2, {w_gate, w_up});
+  return {h1, F::linear(swiglu(mlp[0], mlp[1]), w_down)};
 }
 
 }  // namespace oryx

@@ -41,9 +41,13 @@ class OryxLayerImpl : public torch::nn::Module {
                    LayerCache* cache, int64_t cache_length, MixerForm form);
 
  private:
+  // The normed stream's projections every mode uses (before the short convolutions).
+  struct Projections {
+    torch::Tensor k, v, gate, q_shared;  // q_shared undefined unless the config shares q
+  };
   // The token mixer's output o [B,T,H,V] before the output norm.
-  torch::Tensor mix(const torch::Tensor& x, const TokenModes& modes, const torch::Tensor& positions,
-                    LayerCache* cache, int64_t cache_length, MixerForm form);
+  torch::Tensor mix(const torch::Tensor& x, const Projections& proj, const TokenModes& modes,
+                    const torch::Tensor& positions, LayerCache* cache, int64_t cache_length, MixerForm form);
   torch::Tensor out_norm_apply(const torch::Tensor& o, const torch::Tensor& gate,
                                const TokenModes& modes) const;
 

@@ -130,4 +130,11 @@ Tensor model_loss(OryxModel& model, const Tensor& tokens, const Tensor& modes, c
                               targets.reshape({-1}).to(h.device()), ignore_index);
 }
 
+Tensor model_loss(OryxModel& model, const Tensor& tokens, const TokenModes& modes, const Tensor& targets,
+                  int64_t ignore_index) {
+  auto h = model->hidden(tokens, modes);
+  return linear_cross_entropy(h.reshape({-1, h.size(-1)}), model->head_weight(), targets.reshape({-1}),
+                              ignore_index);
+}
+
 }  // namespace oryx

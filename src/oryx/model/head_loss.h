@@ -25,4 +25,9 @@ torch::Tensor linear_cross_entropy(const torch::Tensor& hidden, const torch::Ten
 torch::Tensor model_loss(OryxModel& model, const torch::Tensor& tokens, const torch::Tensor& modes,
                          const torch::Tensor& targets, int64_t ignore_index = -100);
 
+// The same through OryxModelImpl::hidden(tokens, TokenModes): tokens and targets on the
+// model's device, checked by the caller; no host synchronisation (a CUDA graph captures it).
+torch::Tensor model_loss(OryxModel& model, const torch::Tensor& tokens, const TokenModes& modes,
+                         const torch::Tensor& targets, int64_t ignore_index = -100);
+
 }  // namespace oryx

@@ -22,7 +22,7 @@ OryxModelImpl::OryxModelImpl(const ModelConfig& c) : c_(c) {
 torch::Tensor OryxModelImpl::default_modes(int64_t T) const {
   ORYX_CHECK(c_.kind != ModelKind::Oryx, "model '", c_.name,
              "' is an oryx model: give a mode schedule (for example all-A, all-L, last:64)");
-  auto opts = torch::TensorOptions().dtype(torch::kBool).device(device());
+  auto opts = torch::TensorOptions().dtype(torch::kBool);
   return c_.kind == ModelKind::Transformer ? torch::ones({T}, opts) : torch::zeros({T}, opts);
 }
 
@@ -71,11 +71,25 @@ torch::Tensor OryxModelImpl::hidden(const torch::Tensor& tokens, const torch::Te
   // [T] for the batch, or [B,1] each sequence's own (read on the device, no host sync).
   auto positions = per_sequence ? cache->lengths().unsqueeze(1)
                                 : torch::arange(L, L + T, torch::TensorOptions().dtype(torch::kLong).device(device()));
+  auto h = run_layers(tokens, modes, positions, cache, L, form);
+  if (cache) cache->advance(T);
+  return h;
+}
+
+torch::Tensor OryxModelImpl::hidden(const torch::Tensor& tokens, const TokenModes& modes) {
+  int64_t T = tokens.size(1);
+  auto positions = torch::arange(T, torch::TensorOptions().dtype(torch::kLong).device(device()));
+  return run_layers(tokens, modes, positions, nullptr, 0, MixerForm::Auto);
+}
+
+torch::Tensor OryxModelImpl::run_layers(const torch::Tensor& tokens, const TokenModes& modes,
+                                        const torch::Tensor& positions, ModelCache* cache, int64_t L,
+                                        MixerForm form) {
+  int64_t B = tokens.size(0), T = tokens.size(1);
   Residual r{embed.index_select(0, tokens.reshape({-1}).to(device())).view({B, T, c_.d_model}), {}};
   for (int64_t i = 0; i < c_.n_layers; ++i)
     r = layers->at<OryxLayerImpl>(i).forward(r, modes, positions, cache ? &cache->layer(i) : nullptr,
                                              L, form);
-  if (cache) cache->advance(T);
   return add_rms_norm(r.h, r.delta, final_norm, c_.norm_eps).x;
 }
 
@@ -85,10 +99,7 @@ torch::Tensor OryxModelImpl::decode_step(const torch::Tensor& tokens, const Toke
              cache.batch(), ",1], got ", shape_str(tokens.sizes()));
   CacheWritesInPlace in_place;                     // every cache buffer keeps its address
   auto positions = cache.lengths().unsqueeze(1);  // [B,1]: the per-sequence path of every mixer
-  Residual r{embed.index_select(0, tokens.reshape({-1})).view({B, 1, c_.d_model}), {}};
-  for (int64_t i = 0; i < c_.n_layers; ++i)
-    r = layers->at<OryxLayerImpl>(i).forward(r, modes, positions, &cache.layer(i), 0, MixerForm::Auto);
-  return head(add_rms_norm(r.h, r.delta, final_norm, c_.norm_eps).x).select(1, 0);
+  return head(run_layers(tokens, modes, positions, &cache, 0, MixerForm::Auto)).select(1, 0);
 }
 
 torch::Tensor OryxModelImpl::head(const torch::Tensor& hidden) const {

@@ -28,6 +28,13 @@ class OryxModelImpl : public torch::nn::Module {
                        ModelCache* cache = nullptr, MixerForm form = MixerForm::Auto);
   torch::Tensor head(const torch::Tensor& hidden) const;
 
+  // hidden() in the training form (no cache, chunked mixers, per-sequence attention runs) in
+  // a form a CUDA graph can capture: `modes` built beforehand (TokenModes::from_mask with
+  // runs, on the model's device), tokens [B,T] on the model's device and already checked by
+  // the caller (ids in range, T within max_seq_len): no host synchronisation, no
+  // host-to-device copy. Values equal hidden(tokens, mask).
+  torch::Tensor hidden(const torch::Tensor& tokens, const TokenModes& modes);
+
   // One decoding token per sequence, in the form a CUDA graph can capture: tokens [B,1] on
   // the model's device, `modes` built beforehand for a [B,1] mask, each sequence at its own
   // cache length read on the device. No host synchronisation and no host-to-device copy:
@@ -38,8 +45,8 @@ class OryxModelImpl : public torch::nn::Module {
   // The LM head's weight [vocab, D] (the embedding when tied).
   const torch::Tensor& head_weight() const { return c_.tie_embeddings ? embed : lm_head; }
 
-  // The mask a single-mode model implies ([T] all true or all false); throws for oryx models,
-  // which need an explicit schedule.
+  // The mask a single-mode model implies ([T] all true or all false, on the CPU, where
+  // TokenModes reads it); throws for oryx models, which need an explicit schedule.
   torch::Tensor default_modes(int64_t T) const;
 
   const ModelConfig& config() const { return c_; }
@@ -49,6 +56,9 @@ class OryxModelImpl : public torch::nn::Module {
 
  private:
   void check_inputs(const torch::Tensor& tokens, const torch::Tensor& modes, int64_t cache_length) const;
+  // Embedding, every layer and the final norm over tokens at `positions`.
+  torch::Tensor run_layers(const torch::Tensor& tokens, const TokenModes& modes, const torch::Tensor& positions,
+                           ModelCache* cache, int64_t cache_length, MixerForm form);
 
   ModelConfig c_;
   torch::Tensor embed, final_norm, lm_head;

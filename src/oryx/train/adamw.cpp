@@ -33,10 +33,10 @@ AdamW::AdamW(const std::vector<std::pair<std::string, torch::Tensor>>& params, A
 }
 
 void AdamW::zero_grad() {
-  std::vector<torch::Tensor> grads;
-  for (auto& s : slots_)
-    if (s.param.grad().defined()) grads.push_back(s.param.mutable_grad());
-  if (!grads.empty()) at::_foreach_zero_(grads);  // one multi-tensor kernel, not one per tensor
+  // Dropped, not zeroed (torch's set_to_none): the next backward hands each parameter its
+  // gradient without adding it to zeros (one kernel per parameter saved), and a parameter
+  // the backward does not reach has none, so step() skips it.
+  for (auto& s : slots_) s.param.mutable_grad().reset();
 }
 
 void AdamW::step(double lr) {

@@ -35,6 +35,7 @@ class AdamW {
   // One update with learning rate `lr` (the schedule's current value); grads are read from
   // each parameter's .grad(). Parameters without a gradient are skipped.
   void step(double lr);
+  // Drops the gradients (set to none, as torch's optimizers do by default).
   void zero_grad();
 
   int64_t steps() const { return t_; }

@@ -27,6 +27,7 @@
 #include "oryx/train/plot.h"
 #include "oryx/train/resume_options.h"
 #include "oryx/train/run_folder.h"
+#include "oryx/train/step_graph.h"
 
 namespace fs = std::filesystem;
 
@@ -144,6 +145,10 @@ static TrainSummary train_in_world(const TrainOptions& opt_in, const WorldEnv& e
   GradSync grad_sync(world, params, cfg.kind == ModelKind::Oryx);
   AdamW optimizer(params, o.adamw);
   TrainModeSampler sampler(o.schedule, o.seed ^ 0x9E3779B97F4A7C15ULL);
+  // On one GPU with one micro-batch a step, the step of a repeating batch shape and mask is
+  // a replayed CUDA graph (train/step_graph.h).
+  std::optional<TrainStepGraph> step_graph;
+  if (TrainStepGraph::usable(device, world.distributed(), o.grad_accum)) step_graph.emplace(model, autocast, o.grad_clip);
 
   // A step's sequences over all ranks; each micro-batch holds batch_size per rank.
   const int64_t micro_seqs = o.batch_size * W;
@@ -241,6 +246,7 @@ static TrainSummary train_in_world(const TrainOptions& opt_in, const WorldEnv& e
     // per step: reading it per micro-batch would stall the GPU grad_accum times a step.
     torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
     double attn_sum = 0;
+    torch::Tensor graph_norm;  // the norm the step graph computed (it clips too)
     for (int64_t done = 0; done < seqs; done += micro_seqs) {
       // This rank's rows of the (global) micro-batch, which the last step may leave short.
       const int64_t micro_rows = std::min(micro_seqs, seqs - done);
@@ -250,8 +256,6 @@ static TrainSummary train_in_world(const TrainOptions& opt_in, const WorldEnv& e
       // A rank left without rows still runs one at weight 0: every rank takes part in the
       // gradient all-reduce.
       const int64_t fed = std::max<int64_t>(rows, 1);
-      auto inputs = b.inputs.narrow(0, 0, fed).to(device);
-      auto targets = b.targets.narrow(0, 0, fed).to(device);
       torch::Tensor modes;
       if (cfg.kind == ModelKind::Oryx) {
         modes = sampler.sample_rows(micro_rows, o.seq_len, first, rows);
@@ -260,6 +264,14 @@ static TrainSummary train_in_world(const TrainOptions& opt_in, const WorldEnv& e
       } else if (cfg.kind == ModelKind::Transformer) {
         attn_sum += static_cast<double>(rows * o.seq_len);
       }
+      if (step_graph) {  // one process, one micro-batch: its share is 1
+        auto r = step_graph->step(b.inputs.narrow(0, 0, fed), b.targets.narrow(0, 0, fed), modes);
+        loss_sum += r.loss.to(torch::kFloat64) * static_cast<double>(micro_rows);
+        graph_norm = r.grad_norm;
+        continue;
+      }
+      auto inputs = b.inputs.narrow(0, 0, fed).to(device);
+      auto targets = b.targets.narrow(0, 0, fed).to(device);
       torch::Tensor loss;
       {
         AutocastScope scope(autocast);
@@ -292,7 +304,8 @@ static TrainSummary train_in_world(const TrainOptions& opt_in, const WorldEnv& e
     auto shared = torch::stack({loss_sum, torch::full({}, attn_sum, loss_sum.options()),
                                 torch::full({}, g_signal ? 1.0 : 0.0, loss_sum.options())});
     world.all_reduce_sum(shared);
-    auto stats = torch::cat({shared, grad_norm_clip_(model->parameters(), o.grad_clip).to(torch::kFloat64).reshape(1)})
+    auto norm = graph_norm.defined() ? graph_norm : grad_norm_clip_(model->parameters(), o.grad_clip);
+    auto stats = torch::cat({shared, norm.to(torch::kFloat64).reshape(1)})
                      .to(torch::kCPU);
     const double step_loss = stats[0].item<double>() / seqs, grad_norm = stats[3].item<double>();
     attn_sum = stats[1].item<double>();
@@ -302,7 +315,7 @@ static TrainSummary train_in_world(const TrainOptions& opt_in, const WorldEnv& e
                saved_ckpt ? ", the last good checkpoint is " + ckpt_dir : std::string(", no checkpoint written"));
     double rate = lr.at(sum.steps);
     optimizer.step(rate);
-    optimizer.zero_grad();
+    if (!step_graph || !step_graph->owns_grads()) optimizer.zero_grad();
     ++sum.steps;
     ++steps_this_run;
     sum.tokens += seqs * o.seq_len;

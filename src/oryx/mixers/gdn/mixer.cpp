@@ -24,9 +24,12 @@ class GdnMixerImpl : public LinearMixerImpl {
   Gates gates(const torch::Tensor& x) const override {
     // Gates in fp32 (fp64 for fp64 models) whatever the activation dtype.
     auto dt_type = x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
-    auto a = torch::nn::functional::linear(x, w_a).to(dt_type);
-    auto g = -A_log.to(dt_type).exp() * torch::softplus(a + dt_bias.to(dt_type));
-    auto beta = torch::sigmoid(torch::nn::functional::linear(x, w_b).to(dt_type));
+    // Both gates' inputs from one product: [B,T,H] outputs are skinny matmuls that take as
+    // long as much wider ones (three a layer each way on an H200), so one, not two.
+    const int64_t H = c_.n_heads;
+    auto ab = torch::nn::functional::linear(x, torch::cat({w_a, w_b})).to(dt_type);
+    auto g = -A_log.to(dt_type).exp() * torch::softplus(ab.narrow(-1, 0, H) + dt_bias.to(dt_type));
+    auto beta = torch::sigmoid(ab.narrow(-1, H, H));
     return {g, beta};
   }
   bool q_conv_silu() const override { return true; }
