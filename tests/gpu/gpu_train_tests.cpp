@@ -2,7 +2,8 @@
 // (train/step_graph.h) against the same steps taken eagerly, as the trainer took them before
 // the graph, from the same weights and batches: losses, gradient norms and the weights after
 // every update, for each model kind and a sequence of cases that exercises capture, replay,
-// a step of another shape between replays (the trainer's shorter last step) and a changed mask.
+// a step of another shape between replays (the trainer's shorter last step) and a changed mask;
+// and for the Oryx models, steps whose masks all differ (the training sampler's).
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -33,7 +34,10 @@ torch::Tensor flat_weights(OryxModel& m) {
   return torch::cat(all);
 }
 
-void run_train_graph_case(const std::string& kind, const std::string& linear, uint64_t seed_value) {
+// `varying`: an Oryx model whose every step has another mixed mask (the training sampler's
+// batches: chunks of mode A at random, one step with two short runs only, whose own plan is
+// sparse attention entries); else the fixed-mask sequence described above.
+void run_train_graph_case(const std::string& kind, const std::string& linear, bool varying, uint64_t seed_value) {
   nlohmann::json j = {{"name", "train-graph-test"}, {"kind", kind},      {"vocab_size", 1000}, {"d_model", 256},
                       {"n_layers", 3},              {"n_heads", 2},      {"head_dim_k", 128},  {"head_dim_v", 128},
                       {"mlp_hidden", 512},          {"conv_kernel", 4},  {"rope", true},       {"qk_norm", true},
@@ -45,12 +49,21 @@ void run_train_graph_case(const std::string& kind, const std::string& linear, ui
   const int64_t B = 4, T = 300;
   seed(seed_value);
   std::vector<torch::Tensor> tokens, masks;
-  const int n_steps = 7;
+  const int n_steps = varying ? 6 : 7;
   for (int i = 0; i < n_steps; ++i) {
-    int64_t b = i == 3 ? 3 : B;
+    int64_t b = i == 3 && !varying ? 3 : B;
     tokens.push_back(torch::randint(0, cfg.vocab_size, {b, T + 1}, torch::kLong));
     torch::Tensor mask;
-    if (kind == "oryx") {
+    if (varying) {
+      mask = (torch::rand({b, (T + 63) / 64}) < 0.5).repeat_interleave(64, 1).narrow(1, 0, T).contiguous();
+      if (i == 4) {
+        mask.zero_();
+        mask[0].narrow(0, 10, 20).fill_(true);
+        mask[2].narrow(0, 250, 30).fill_(true);
+      }
+      mask[0][0] = true;  // mixed, whatever the draw
+      mask[b - 1][T - 1] = false;
+    } else if (kind == "oryx") {
       mask = (torch::arange(T) % 24 < 8).unsqueeze(0).expand({b, T}).contiguous();
       if (i == 5) mask[b - 1].fill_(true);
     }
@@ -113,16 +126,18 @@ void run_train_graph_case(const std::string& kind, const std::string& linear, ui
   // wrong step: a gradient added twice or left from an earlier step moves the norm by tens of
   // percent (Adam hides its scale in the weights, not in the norm).
   constexpr double kLossBound = 1e-3, kNormBound = 1e-2, kWeightBound = 1e-2;
-  // Steps 2, 3, 5 and 7 replay (step 1 warms, step 4 has another shape); step 6 too for the
-  // baselines, whose mask is fixed, while the Oryx model's changed mask runs it eagerly.
-  const int want_replays = kind == "oryx" ? 4 : 5;
+  // Fixed masks: steps 2, 3, 5 and 7 replay (step 1 warms, step 4 has another shape); step 6
+  // too for the baselines, whose mask is fixed, while the Oryx model's changed mask runs it
+  // eagerly. Varying masks: steps 3 to 6 (step 1 has a mask of its own, step 2 warms the
+  // case of any mixed mask).
+  const int want_replays = varying ? 4 : kind == "oryx" ? 4 : 5;
   bool ok = graph_err.loss <= kLossBound && graph_err.norm <= kNormBound && graph_err.weights <= kWeightBound &&
             replays == want_replays;
   if (!ok) ++g_failures;
-  std::printf("train graph %-11s %-6s %d steps (%d replayed): rel err loss %.1e norm %.1e weights (rms) %.1e; "
+  std::printf("train graph %-11s %-6s %-7s %d steps (%d replayed): rel err loss %.1e norm %.1e weights (rms) %.1e; "
               "eager vs eager %.1e %.1e %.1e  %s\n",
-              kind.c_str(), linear.c_str(), n_steps, replays, graph_err.loss, graph_err.norm, graph_err.weights,
-              floor.loss, floor.norm, floor.weights, ok ? "ok" : "FAIL");
+              kind.c_str(), linear.c_str(), varying ? "sampler" : "fixed", n_steps, replays, graph_err.loss,
+              graph_err.norm, graph_err.weights, floor.loss, floor.norm, floor.weights, ok ? "ok" : "FAIL");
 }
 
 }  // namespace
@@ -130,7 +145,9 @@ void run_train_graph_case(const std::string& kind, const std::string& linear, ui
 void run_train_cases(uint64_t& s) {
   for (auto [kind, linear] : std::vector<std::pair<std::string, std::string>>{
            {"transformer", ""}, {"linear", "gdn"}, {"linear", "mamba2"}, {"oryx", "gdn"}, {"oryx", "mamba2"}})
-    guarded("train graph", [&] { run_train_graph_case(kind, linear, ++s); });
+    guarded("train graph", [&] { run_train_graph_case(kind, linear, false, ++s); });
+  for (const char* linear : {"gdn", "mamba2"})
+    guarded("train graph", [&] { run_train_graph_case("oryx", linear, true, ++s); });
 }
 
 }  // namespace oryx::testing

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "oryx/layer/layer.h"
+#include "oryx/model/head_loss.h"
 #include "oryx/model/model.h"
 #include "support/models.h"
 #include "support/tolerance.h"
@@ -51,6 +52,42 @@ TEST(ModeSelection, OneLayerModelMixedEqualsPerTokenSelection) {
   auto out_a = model->forward(tokens, torch::ones({30}, torch::TensorOptions(torch::kBool).device(dev)));
   auto out_l = model->forward(tokens, torch::zeros({30}, torch::TensorOptions(torch::kBool).device(dev)));
   EXPECT_LE(max_rel_error(out_mixed, torch::where(mixed.unsqueeze(-1), out_a, out_l)), 1e-12);
+}
+
+TEST(ModeSelection, ModesForAnyMixedMaskEqualTheMasksOwn) {
+  // The mask-independent form a CUDA graph replays for the training sampler's batches (both
+  // mixers everywhere, dense attention over every sequence, the mask as device data) gives
+  // the loss and gradients of the mask's own modes, for masks whose own plan is sparse entries
+  // (sequence 1 all L, short runs) and dense, and for a mask written into the same buffer
+  // after another.
+  for (const char* name : {"oryx-gdn-tiny", "oryx-mamba2-tiny"}) {
+    auto cfg = shipped_config(name);
+    auto dev = test_device();
+    const int64_t B = 4, T = 70;
+    auto tokens = torch::randint(0, cfg.vocab_size, {B, T}, torch::kLong).to(dev);
+    auto targets = torch::randint(0, cfg.vocab_size, {B, T}, torch::kLong).to(dev);
+    auto any = TokenModes::for_any_mixed_mask(B, T, dev);
+    auto sparse = torch::zeros({B, T}, torch::kBool);
+    sparse[0].narrow(0, 10, 5).fill_(true);
+    sparse[2].narrow(0, 60, 10).fill_(true);
+    auto dense = torch::rand({B, T}) < 0.5;
+    for (const auto& mask : {sparse, dense}) {
+      auto grads = [&](const TokenModes& modes) {
+        auto model = model_create(cfg, 9);
+        model->to(dev, torch::kFloat64);
+        auto loss = model_loss(model, tokens, modes, targets);
+        loss.backward();
+        std::vector<torch::Tensor> out{loss.detach().reshape({1})};
+        for (const auto& p : model->parameters())
+          out.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
+        return torch::cat(out);
+      };
+      any.is_attention.copy_(mask);
+      auto own = TokenModes::from_mask(mask, B, dev, /*with_runs=*/true);
+      EXPECT_LE(max_rel_error(grads(any), grads(own)), 1e-10) << name;
+    }
+    EXPECT_THROW(TokenModes::for_any_mixed_mask(B, 1, dev), std::exception);
+  }
 }
 
 }  // namespace

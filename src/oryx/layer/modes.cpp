@@ -31,4 +31,16 @@ TokenModes TokenModes::from_mask(const torch::Tensor& mask_in, int64_t batch, st
   return m;
 }
 
+TokenModes TokenModes::for_any_mixed_mask(int64_t batch, int64_t T, torch::Device device) {
+  ORYX_CHECK(batch > 0 && T > 1, "modes for any mixed mask need a batch and more than one token, got [", batch,
+             ",", T, "]");
+  TokenModes m;
+  m.is_attention = torch::zeros({batch, T}, torch::TensorOptions().dtype(torch::kBool).device(device));
+  m.any_a = m.any_l = true;
+  m.runs.batch = batch;
+  m.runs.seq_len = T;
+  m.runs.dense_seqs = torch::arange(batch, torch::TensorOptions().dtype(torch::kLong).device(device));
+  return m;
+}
+
 }  // namespace oryx

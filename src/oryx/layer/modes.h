@@ -23,6 +23,14 @@ struct TokenModes {
   static TokenModes from_mask(const torch::Tensor& mask, int64_t batch,
                               std::optional<torch::Device> device = std::nullopt,
                               bool with_runs = false);
+
+  // Modes for any [batch, T] mask with tokens in both modes whose work does not depend on the
+  // mask, so that one CUDA graph serves every batch of the training sampler: both mixers run
+  // on every token, attention is dense over every sequence (the runs' dense plan), and
+  // is_attention is a zeroed [batch, T] device buffer the caller fills before each use. The
+  // layers' outputs then equal those under from_mask(mask, batch, device, true): a token's
+  // attention output does not depend on which other tokens query, and the mask selects.
+  static TokenModes for_any_mixed_mask(int64_t batch, int64_t T, torch::Device device);
 };
 
 // Which implementation of each mixer a forward uses.

@@ -30,15 +30,26 @@ bool TrainStepGraph::usable(torch::Device device, bool distributed, int64_t grad
 
 #ifdef ORYX_WITH_CUDA_KERNELS
 
-// A batch shape and mode mask, with what its steps read on the device.
+// Whether an Oryx model's [B,T] mask has tokens in both modes (the masks one mask-independent
+// step serves).
+bool mixed_mask(const torch::Tensor& mask, const torch::Tensor& tokens) {
+  return mask.dim() == 2 && mask.sizes() == tokens.sizes() && tokens.size(1) > 1 && mask.any().item<bool>() &&
+         !mask.all().item<bool>();
+}
+
+// A batch shape and mode mask, with what its steps read on the device. A case for any mixed
+// mask (TokenModes::for_any_mixed_mask) serves every such mask of its shape: its steps copy
+// their mask into the modes' device buffer.
 struct StepCase {
-  torch::Tensor mask;  // CPU bool [T] or [B,T]
-  TokenModes modes;    // built once from the mask, on the device
-  torch::Tensor tokens, targets, tokens_host, targets_host;  // device buffers, pinned staging
+  torch::Tensor mask;  // CPU bool [T] or [B,T]; undefined for any mixed mask
+  TokenModes modes;    // built once, on the device
+  torch::Tensor tokens, targets, tokens_host, targets_host, mask_host;  // device buffers, pinned staging
   int steps = 0;
 
+  bool any_mask() const { return !mask.defined(); }
   bool matches(const torch::Tensor& t, const torch::Tensor& m) const {
-    return tokens.defined() && tokens.sizes() == t.sizes() && mask.sizes() == m.sizes() && torch::equal(mask, m);
+    if (!tokens.defined() || tokens.sizes() != t.sizes()) return false;
+    return any_mask() ? mixed_mask(m, t) : mask.sizes() == m.sizes() && torch::equal(mask, m);
   }
 };
 
@@ -62,7 +73,8 @@ struct TrainStepGraph::State {
         params(model->parameters()),
         stream(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, model->device().index())) {}
 
-  StepCase make_case(const torch::Tensor& tokens, const torch::Tensor& mask) const {
+  // `any_mask`: the case serves every mixed mask of this shape (the sampler's batches).
+  StepCase make_case(const torch::Tensor& tokens, const torch::Tensor& mask, bool any_mask) const {
     const auto& cfg = model->config();
     ORYX_CHECK(mask.scalar_type() == torch::kBool && (mask.dim() == 1 || mask.dim() == 2),
                "train step: the mode mask must be bool [T] or [B,T], got ", shape_str(mask.sizes()));
@@ -72,8 +84,13 @@ struct TrainStepGraph::State {
       ORYX_CHECK(!mask.any().item<bool>(), "model '", cfg.name, "' is a linear model: every token must be in mode L");
     const int64_t B = tokens.size(0), T = tokens.size(1);
     StepCase c;
-    c.mask = mask.clone();
-    c.modes = TokenModes::from_mask(c.mask, B, model->device(), /*with_runs=*/true);
+    if (any_mask) {
+      c.modes = TokenModes::for_any_mixed_mask(B, T, model->device());
+      c.mask_host = torch::empty({B, T}, torch::TensorOptions().dtype(torch::kBool).pinned_memory(true));
+    } else {
+      c.mask = mask.clone();
+      c.modes = TokenModes::from_mask(c.mask, B, model->device(), /*with_runs=*/true);
+    }
     c.tokens = torch::empty({B, T}, torch::TensorOptions().dtype(torch::kLong).device(model->device()));
     c.targets = torch::empty_like(c.tokens);
     c.tokens_host = torch::empty({B, T}, torch::TensorOptions().dtype(torch::kLong).pinned_memory(true));
@@ -82,12 +99,16 @@ struct TrainStepGraph::State {
   }
 
   // Into the case's device buffers, through pinned memory (no host wait).
-  void stage(StepCase& c, const torch::Tensor& tokens, const torch::Tensor& targets) {
+  void stage(StepCase& c, const torch::Tensor& tokens, const torch::Tensor& targets, const torch::Tensor& mask) {
     staged.synchronize();  // the previous copies have left their staging buffers
     c.tokens_host.copy_(tokens);
     c.targets_host.copy_(targets);
     c.tokens.copy_(c.tokens_host, /*non_blocking=*/true);
     c.targets.copy_(c.targets_host, /*non_blocking=*/true);
+    if (c.any_mask()) {
+      c.mask_host.copy_(mask);
+      c.modes.is_attention.copy_(c.mask_host, /*non_blocking=*/true);
+    }
     staged.record(stream);
   }
 
@@ -195,11 +216,17 @@ TrainStepGraph::Out TrainStepGraph::step(const torch::Tensor& tokens, const torc
 
   Out out;
   if (s.graph && s.captured_case.matches(tokens, mask)) {
-    s.stage(s.captured_case, tokens, targets);
+    s.stage(s.captured_case, tokens, targets, mask);
     out = s.replay();
   } else {
-    if (!s.last.matches(tokens, mask)) s.last = s.make_case(tokens, mask);
-    s.stage(s.last, tokens, targets);
+    if (!s.last.matches(tokens, mask)) {
+      // An Oryx model whose mixed masks change between steps of one shape (the training
+      // sampler's) gets the case that serves them all.
+      const bool varying = cfg.kind == ModelKind::Oryx && s.last.tokens.defined() &&
+                           s.last.tokens.sizes() == tokens.sizes() && mixed_mask(mask, tokens);
+      s.last = s.make_case(tokens, mask, varying);
+    }
+    s.stage(s.last, tokens, targets, mask);
     // The second step of a case captures it (the first warmed cuBLAS, cuDNN and the allocator).
     out = !s.graph && s.last.steps >= 1 ? s.capture(std::move(s.last)) : s.eager(s.last);
     ++s.last.steps;

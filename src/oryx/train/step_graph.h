@@ -4,11 +4,14 @@
 // (docs/perf.md). Replayed, the step is one launch.
 //
 // A graph replays fixed work on fixed buffers, so it serves one case: a batch shape and a
-// mode mask (a baseline's, or an Oryx model's fixed schedule). The first step of a case runs
-// eagerly (it warms cuBLAS, cuDNN and the allocator), the second is captured and replayed,
-// every later step of the same case replayed. A step of another case (the trainer's shorter
-// last step, the training sampler's masks, which differ every step) runs eagerly on the same
-// buffers. The parameters' gradients are then the graph's buffers: the caller must not drop
+// mode mask (a baseline's, or an Oryx model's fixed schedule), or, for an Oryx model whose
+// masks change from step to step (the training sampler's), a batch shape and any mask with
+// tokens in both modes: then both mixers run on every token and attention is dense over every
+// sequence (TokenModes::for_any_mixed_mask), the mask being device data the step copies in.
+// The first step of a case runs eagerly (it warms cuBLAS, cuDNN and the allocator), the
+// second is captured and replayed, every later step of the same case replayed. A step of
+// another case (the trainer's shorter last step, a sampler batch all in one mode) runs
+// eagerly on the same gradient buffers. The parameters' gradients are then the graph's buffers: the caller must not drop
 // them (AdamW::zero_grad) while owns_grads(); each step overwrites them.
 //
 // The graph computes what the eager step computes, kernel for kernel: the device test
