@@ -1,6 +1,7 @@
 // Device helpers the kernels share: bf16 loads and stores with fp32 arithmetic, the 16-byte
 // vector of eight bf16 (the widest global load: pointers 16-byte aligned, lengths a multiple
-// of 8), two or four bf16 in one access, a warp's sum, the sigmoid, and the end of a row kernel's weight gradient.
+// of 8), two or four bf16 in one access, a warp's sum, the sigmoid, and the end of a row
+// kernel's weight gradient.
 #pragma once
 #include <cuda_bf16.h>
 
