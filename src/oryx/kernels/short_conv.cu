@@ -33,9 +33,9 @@ constexpr int kAhead = 4;  // time steps whose loads are in flight together
 template <int V>
 __device__ __forceinline__ void load_row(const bf16_bits* p, float (&out)[V]) {
   if constexpr (V == 2) {
-    const uint32_t bits = *reinterpret_cast<const uint32_t*>(p);
-    out[0] = __uint_as_float(bits << 16);
-    out[1] = __uint_as_float(bits & 0xffff0000u);
+    const Vec<2> v = load_vec<2>(p);
+    out[0] = v.v[0];
+    out[1] = v.v[1];
   } else {
     out[0] = load_bf16(p);
   }
@@ -44,8 +44,7 @@ __device__ __forceinline__ void load_row(const bf16_bits* p, float (&out)[V]) {
 template <int V>
 __device__ __forceinline__ void store_row(bf16_bits* p, const float (&in)[V]) {
   if constexpr (V == 2) {
-    const __nv_bfloat162 v = __floats2bfloat162_rn(in[0], in[1]);
-    *reinterpret_cast<__nv_bfloat162*>(p) = v;
+    store_vec<2>(p, Vec<2>{{in[0], in[1]}});
   } else {
     store_bf16(p, in[0]);
   }

@@ -136,11 +136,13 @@ torch::Tensor index_select_unique(const torch::Tensor& t, int64_t dim, const tor
   return IndexSelectUnique::apply(t, dim, index);
 }
 
-torch::Tensor matmul_operand(const torch::Tensor& x) {
-  if (!x.is_cuda() || !at::autocast::is_autocast_enabled(at::kCUDA) || x.scalar_type() != torch::kFloat32)
-    return x;
-  return x.to(at::autocast::get_autocast_dtype(at::kCUDA));
+torch::ScalarType matmul_dtype(const torch::Tensor& x) {
+  if (x.is_cuda() && at::autocast::is_autocast_enabled(at::kCUDA) && x.scalar_type() == torch::kFloat32)
+    return at::autocast::get_autocast_dtype(at::kCUDA);
+  return x.scalar_type();
 }
+
+torch::Tensor matmul_operand(const torch::Tensor& x) { return x.to(matmul_dtype(x)); }
 
 torch::Tensor rope_apply(const torch::Tensor& x, const torch::Tensor& positions, double theta) {
   int64_t K = x.size(-1), half = K / 2;

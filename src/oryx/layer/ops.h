@@ -39,9 +39,12 @@ torch::Tensor gated_rms_norm_reference(const torch::Tensor& o, const torch::Tens
 torch::Tensor l2_normalize(const torch::Tensor& x, double eps = 1e-6);
 torch::Tensor l2_normalize_reference(const torch::Tensor& x, double eps = 1e-6);
 
-// x in the autocast dtype when CUDA autocast is on and x is fp32, else x itself. For a
-// tensor that only feeds matmuls (which autocast would cast at each use): one cast, not one
-// per consumer; the values the matmuls see are the same.
+// The dtype a matmul of x runs in: the autocast dtype when CUDA autocast is on and x is fp32
+// (as autocast's linear would cast it), else x's own.
+torch::ScalarType matmul_dtype(const torch::Tensor& x);
+
+// x in matmul_dtype(x). For a tensor that only feeds matmuls (which autocast would cast at
+// each use): one cast, not one per consumer; the values the matmuls see are the same.
 torch::Tensor matmul_operand(const torch::Tensor& x);
 
 // t.index_select(dim, index) for an index without repeats: the backward writes the gradient

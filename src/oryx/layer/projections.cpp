@@ -1,10 +1,10 @@
 #include "oryx/layer/projections.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/autograd.h>
 
 #include "oryx/common/error.h"
 #include "oryx/common/shape.h"
+#include "oryx/layer/ops.h"
 #include "oryx/mixers/dispatch.h"
 
 namespace oryx {
@@ -15,17 +15,10 @@ using torch::Tensor;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// The products' dtype: the autocast dtype for a CUDA input under autocast, else the input's.
-torch::ScalarType product_dtype(const Tensor& x) {
-  if (x.is_cuda() && at::autocast::is_autocast_enabled(at::kCUDA) && at::isFloatingType(x.scalar_type()))
-    return at::autocast::get_autocast_dtype(at::kCUDA);
-  return x.scalar_type();
-}
-
 class LinearMany : public torch::autograd::Function<LinearMany> {
  public:
   static variable_list forward(AutogradContext* ctx, const Tensor& x, at::TensorList weights) {
-    auto dt = product_dtype(x);
+    auto dt = matmul_dtype(x);  // bf16 activations stay bf16; weights are cast to it
     const int64_t D = x.size(-1);
     auto x2 = x.to(dt).reshape({-1, D});
     variable_list out, saved{x2};

@@ -1,6 +1,5 @@
 #include "oryx/model/head_loss.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/autograd.h>
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 #include "oryx/common/error.h"
 #include "oryx/common/shape.h"
 #include "oryx/eval/loss.h"
+#include "oryx/layer/ops.h"
 #include "oryx/mixers/dispatch.h"
 #ifdef ORYX_WITH_CUDA_KERNELS
 #include "oryx/kernels/cross_entropy_ops.h"
@@ -20,14 +20,6 @@ namespace {
 using torch::Tensor;
 
 constexpr int64_t kChunkLogitBytes = int64_t{1} << 28;
-
-// The matmul dtype: the autocast dtype for fp32 CUDA inputs under autocast (as the head's
-// linear would run), else the hidden states' own.
-torch::ScalarType matmul_dtype(const Tensor& h) {
-  if (h.is_cuda() && at::autocast::is_autocast_enabled(at::kCUDA) && h.scalar_type() == torch::kFloat32)
-    return at::autocast::get_autocast_dtype(at::kCUDA);
-  return h.scalar_type();
-}
 
 // Log-softmax statistics in fp32 (fp64 for fp64 inputs), as token_loss computes them.
 torch::ScalarType accumulate_dtype(torch::ScalarType t) {
@@ -122,19 +114,25 @@ Tensor linear_cross_entropy(const Tensor& hidden, const Tensor& weight, const Te
   return LinearCrossEntropy::apply(hidden, weight, targets, ignore_index, chunk);
 }
 
-Tensor model_loss(OryxModel& model, const Tensor& tokens, const Tensor& modes, const Tensor& targets,
-                  int64_t ignore_index) {
-  if (reference_forced()) return token_loss(model->forward(tokens, modes), targets.to(model->device()), ignore_index);
-  auto h = model->hidden(tokens, modes);
+namespace {
+
+// The head + loss of hidden states h [B,T,D] (targets moved to h's device: a no-op when there).
+Tensor hidden_loss(OryxModel& model, const Tensor& h, const Tensor& targets, int64_t ignore_index) {
   return linear_cross_entropy(h.reshape({-1, h.size(-1)}), model->head_weight(),
                               targets.reshape({-1}).to(h.device()), ignore_index);
 }
 
+}  // namespace
+
+Tensor model_loss(OryxModel& model, const Tensor& tokens, const Tensor& modes, const Tensor& targets,
+                  int64_t ignore_index) {
+  if (reference_forced()) return token_loss(model->forward(tokens, modes), targets.to(model->device()), ignore_index);
+  return hidden_loss(model, model->hidden(tokens, modes), targets, ignore_index);
+}
+
 Tensor model_loss(OryxModel& model, const Tensor& tokens, const TokenModes& modes, const Tensor& targets,
                   int64_t ignore_index) {
-  auto h = model->hidden(tokens, modes);
-  return linear_cross_entropy(h.reshape({-1, h.size(-1)}), model->head_weight(), targets.reshape({-1}),
-                              ignore_index);
+  return hidden_loss(model, model->hidden(tokens, modes), targets, ignore_index);
 }
 
 }  // namespace oryx

@@ -42,6 +42,11 @@ class OryxModelImpl : public torch::nn::Module {
   // cache.advance(1) after). Values equal forward()'s on the same cache. Returns logits [B,vocab] fp32.
   torch::Tensor decode_step(const torch::Tensor& tokens, const TokenModes& modes, ModelCache& cache);
 
+  // The checks forward() makes of its inputs: tokens [B,T] int64 with ids in range, T within
+  // max_seq_len after cache_length cached tokens, and a mask (if given) of T tokens in the
+  // modes the model has. On CPU tokens and mask it reads nothing from a device.
+  void check_inputs(const torch::Tensor& tokens, const torch::Tensor& modes, int64_t cache_length) const;
+
   // The LM head's weight [vocab, D] (the embedding when tied).
   const torch::Tensor& head_weight() const { return c_.tie_embeddings ? embed : lm_head; }
 
@@ -55,7 +60,6 @@ class OryxModelImpl : public torch::nn::Module {
   torch::ScalarType dtype() const { return embed.scalar_type(); }
 
  private:
-  void check_inputs(const torch::Tensor& tokens, const torch::Tensor& modes, int64_t cache_length) const;
   // Embedding, every layer and the final norm over tokens at `positions`.
   torch::Tensor run_layers(const torch::Tensor& tokens, const TokenModes& modes, const torch::Tensor& positions,
                            ModelCache* cache, int64_t cache_length, MixerForm form);

@@ -75,13 +75,8 @@ struct TrainStepGraph::State {
 
   // `any_mask`: the case serves every mixed mask of this shape (the sampler's batches).
   StepCase make_case(const torch::Tensor& tokens, const torch::Tensor& mask, bool any_mask) const {
-    const auto& cfg = model->config();
     ORYX_CHECK(mask.scalar_type() == torch::kBool && (mask.dim() == 1 || mask.dim() == 2),
                "train step: the mode mask must be bool [T] or [B,T], got ", shape_str(mask.sizes()));
-    if (cfg.kind == ModelKind::Transformer)
-      ORYX_CHECK(mask.all().item<bool>(), "model '", cfg.name, "' is a transformer: every token must be in mode A");
-    if (cfg.kind == ModelKind::Linear)
-      ORYX_CHECK(!mask.any().item<bool>(), "model '", cfg.name, "' is a linear model: every token must be in mode L");
     const int64_t B = tokens.size(0), T = tokens.size(1);
     StepCase c;
     if (any_mask) {
@@ -194,16 +189,9 @@ TrainStepGraph::Out TrainStepGraph::step(const torch::Tensor& tokens, const torc
                  targets.scalar_type() == torch::kLong,
              "train step: tokens and targets must be CPU int64 [B,T] of one shape, got ", shape_str(tokens.sizes()),
              " and ", shape_str(targets.sizes()));
-  ORYX_CHECK(tokens.size(1) <= cfg.max_seq_len, "sequence of ", tokens.size(1),
-             " tokens is longer than the model's max_seq_len of ", cfg.max_seq_len);
-  if (tokens.numel() > 0) {
-    auto [lo_t, hi_t] = torch::aminmax(tokens);
-    int64_t lo = lo_t.item<int64_t>(), hi = hi_t.item<int64_t>();
-    ORYX_CHECK(lo >= 0 && hi < cfg.vocab_size, "token id ", lo < 0 ? lo : hi, " is out of range for vocab_size ",
-               cfg.vocab_size);
-  }
   auto mask = modes.defined() ? modes : s.model->default_modes(tokens.size(1));
   ORYX_CHECK(mask.device().is_cpu(), "train step: the mode mask must be on the CPU");
+  s.model->check_inputs(tokens, mask, 0);  // on the CPU: the graph replays without reading them
 
   c10::cuda::CUDAGuard device_guard(s.model->device());
   // Everything before (the last update) ran on the caller's stream: order after it, and the
