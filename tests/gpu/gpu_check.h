@@ -46,6 +46,9 @@ void guarded(const char* what, F&& f) {
 // The model-level cases (gpu_model_tests.cpp): chunk-sparse attention and the CUDA decode graphs.
 void run_model_cases(uint64_t& seed_counter);
 
+// The fused decoding step against Model::decode_step (gpu_decode_tests.cpp).
+void run_decode_cases(uint64_t& seed_counter);
+
 // The training-step cases (gpu_train_tests.cpp): the CUDA step graph against eager steps.
 void run_train_cases(uint64_t& seed_counter);
 

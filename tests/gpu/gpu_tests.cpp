@@ -499,6 +499,7 @@ int main() {
   for (auto [N, D, V, chunk] : std::vector<std::array<int64_t, 4>>{{1000, 64, 32000, 300}, {37, 96, 1001, 8}})
     guarded("head_loss", [&] { run_head_loss_case(N, D, V, chunk, ++s); });
   run_model_cases(s);
+  run_decode_cases(s);
   run_train_cases(s);
   std::printf("oryx_gpu_tests: %s (%d failing case%s)\n", g_failures ? "FAIL" : "PASS", g_failures,
               g_failures == 1 ? "" : "s");

@@ -64,6 +64,7 @@ GenerateBenchRow run_case(OryxModel& model, const Schedule& schedule, const Gene
     row.decode_steps = r.decode_steps;
     row.attention_fraction = r.attention_fraction;
     row.cache_bytes = r.cache_bytes;
+    row.decode_path = r.decode_path;
     row.prefill_ms = r.prefill_ms;
     row.prefill_tokens_per_s = static_cast<double>(batch * context) / (r.prefill_ms / 1e3);
     // Steady state: the steps after the decode graphs' set-up (their warm-up and capture,

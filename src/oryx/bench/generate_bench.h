@@ -40,6 +40,7 @@ struct GenerateBenchRow {
   double decode_tokens_per_s = 0;      // batch x those steps / their time
   double decode_setup_ms = 0;          // the graphs' warm-up and capture steps (once per call)
   int64_t cache_bytes = 0;             // ModelCache::bytes()
+  std::string decode_path;             // GenerateResult::decode_path: fused graph, graph, eager
   double peak_mem_gb = -1;             // < 0: not reported (CPU)
 };
 

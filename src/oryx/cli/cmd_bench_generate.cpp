@@ -46,6 +46,7 @@ nlohmann::json row_json(const bench::GenerateBenchRow& r) {
           {"decode_setup_ms", fig(r.decode_setup_ms)},
           {"cache_bytes", r.out_of_memory ? nlohmann::json(nullptr) : nlohmann::json(r.cache_bytes)},
           {"peak_mem_gb", fig(r.peak_mem_gb)},
+          {"decode_path", r.decode_path},
           {"device", r.device},
           {"gpu", r.gpu},
           {"precision", r.precision}};
@@ -60,9 +61,10 @@ void print_row(const bench::GenerateBenchRow& r) {
     std::printf(" %11.2f %14.0f %14.3f %13.0f %10.2f", r.prefill_ms, r.prefill_tokens_per_s, r.decode_ms_per_token,
                 r.decode_tokens_per_s, static_cast<double>(r.cache_bytes) / 1e6);
     if (r.peak_mem_gb >= 0)
-      std::printf(" %8.2f\n", r.peak_mem_gb);
+      std::printf(" %8.2f", r.peak_mem_gb);
     else
-      std::printf(" %8s\n", "-");
+      std::printf(" %8s", "-");
+    std::printf("  %s\n", r.decode_path.c_str());
   }
   std::fflush(stdout);
 }
@@ -121,8 +123,8 @@ void run_bench_generate(BenchGenerateCliOptions o) {
               "per case; max_seq_len %lld; times from generate()\n",
               static_cast<long long>(b.new_tokens), static_cast<unsigned long long>(b.seed),
               static_cast<long long>(b.warmup), static_cast<long long>(cfg.max_seq_len));
-  std::printf("%-20s %6s %8s %11s %14s %14s %13s %10s %8s\n", "schedule", "batch", "context", "prefill ms",
-              "prefill tok/s", "decode ms/tok", "decode tok/s", "cache MB", "peak GB");
+  std::printf("%-20s %6s %8s %11s %14s %14s %13s %10s %8s  %s\n", "schedule", "batch", "context", "prefill ms",
+              "prefill tok/s", "decode ms/tok", "decode tok/s", "cache MB", "peak GB", "decode path");
   std::fflush(stdout);
   bench::bench_generate(model, b, print_row);
 }

@@ -12,7 +12,7 @@ namespace oryx {
 
 bool DecodeGraph::available(const torch::Device& device) { return device.is_cuda() && torch::cuda::is_available(); }
 
-DecodeGraph::DecodeGraph(OryxModel model, ModelCache& cache, int64_t vocab_limit)
+DecodeGraph::DecodeGraph(OryxModel model, ModelCache& cache, int64_t vocab_limit, bool fused)
     : model_(std::move(model)),
       cache_(cache),
       vocab_limit_(vocab_limit),
@@ -25,11 +25,14 @@ DecodeGraph::DecodeGraph(OryxModel model, ModelCache& cache, int64_t vocab_limit
   out_ = torch::zeros({B + 1}, longs.device(dev));
   out_host_ = torch::empty({B + 1}, longs.pinned_memory(true));
   in_host_ = torch::empty({B, 1}, longs.pinned_memory(true));
+  std::string why = fused ? FusedDecode::unsupported(*model_, cache) : "not asked for";
+  if (why.empty()) fused_.emplace(*model_);
+  path_ = why.empty() ? "fused" : "step path (" + why + ")";
 }
 
-void DecodeGraph::body(const TokenModes& modes) {
+void DecodeGraph::body(const TokenModes& modes, bool mode_a) {
   int64_t B = cache_.batch();
-  auto logits = model_->decode_step(tokens_, modes, cache_);  // [B,V] fp32
+  auto logits = fused_ ? fused_->step(tokens_, mode_a, cache_) : model_->decode_step(tokens_, modes, cache_);  // [B,V] fp32
   int64_t V = logits.size(-1);
   out_.narrow(0, B, 1).copy_(torch::isfinite(logits).logical_not().sum().view({1}));
   if (vocab_limit_ > 0 && vocab_limit_ < V) logits.narrow(-1, vocab_limit_, V - vocab_limit_).fill_(-INFINITY);
@@ -53,12 +56,12 @@ DecodeGraph::Picks DecodeGraph::step(const std::vector<int64_t>& tokens, bool mo
   if (g.steps == 0)
     g.modes = TokenModes::from_mask(torch::full({B, 1}, mode_a, torch::kBool), B, model_->device());
   if (g.steps == 0) {
-    body(g.modes);  // eager: warms cuBLAS and the caching allocator on this stream
+    body(g.modes, mode_a);  // eager: warms cuBLAS and the caching allocator on this stream
   } else {
     if (!g.graph) {
       g.graph = std::make_unique<at::cuda::CUDAGraph>();
       g.graph->capture_begin();
-      body(g.modes);
+      body(g.modes, mode_a);
       g.graph->capture_end();
     }
     g.graph->replay();

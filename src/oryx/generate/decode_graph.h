@@ -6,6 +6,9 @@
 // cache's buffers are allocated once at capacity and written in place, the lengths live on
 // the device.
 //
+// The captured step is FusedDecode's (generate/fused_decode.h) where it serves the model and
+// cache and `fused` is asked for, else Model::decode_step.
+//
 // One graph per mode of the step (all sequences in mode A, or all in mode L): the first
 // step in a mode runs eagerly (it warms cuBLAS and the allocator on the graph's stream),
 // the second is captured and replayed, every later one replayed.
@@ -19,9 +22,12 @@
 
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "oryx/cache/cache.h"
+#include "oryx/generate/fused_decode.h"
 #include "oryx/layer/modes.h"
 #include "oryx/model/model.h"
 
@@ -30,7 +36,7 @@ namespace oryx {
 class DecodeGraph {
  public:
   // model and cache on one CUDA device; ids >= vocab_limit are never picked (0 = no limit).
-  DecodeGraph(OryxModel model, ModelCache& cache, int64_t vocab_limit);
+  DecodeGraph(OryxModel model, ModelCache& cache, int64_t vocab_limit, bool fused = true);
 
   struct Picks {
     std::vector<int64_t> next;  // the greedy next id of each sequence
@@ -44,13 +50,16 @@ class DecodeGraph {
   // Whether this machine and build can capture (CUDA device); false keeps callers eager.
   static bool available(const torch::Device& device);
 
+  // "fused" when the captured step is FusedDecode's, else "step path (" + why not + ")".
+  const std::string& path() const { return path_; }
+
  private:
   struct ModeGraph {
     TokenModes modes;  // device tensors the graph was captured with
     int steps = 0;
     std::unique_ptr<at::cuda::CUDAGraph> graph;
   };
-  void body(const TokenModes& modes);
+  void body(const TokenModes& modes, bool mode_a);
 
   OryxModel model_;
   ModelCache& cache_;
@@ -61,6 +70,8 @@ class DecodeGraph {
   torch::Tensor out_host_;  // pinned host copy of out_
   torch::Tensor in_host_;   // pinned host staging of the input ids
   std::map<bool, ModeGraph> graphs_;
+  std::optional<FusedDecode> fused_;
+  std::string path_;
 };
 
 }  // namespace oryx

@@ -5,6 +5,7 @@
 #pragma once
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "oryx/generate/sampler.h"
@@ -25,6 +26,9 @@ struct GenerateOptions {
   // Greedy decoding on CUDA replays each step from a CUDA graph (generate/decode_graph.h);
   // false (or ORYX_FORCE_REFERENCE=1) decodes eagerly, op by op.
   bool cuda_graphs = true;
+  // The captured step is the fused one (generate/fused_decode.h) where it serves the model;
+  // false keeps Model::decode_step (for A/B checks; so does ORYX_FUSED_DECODE=0).
+  bool fused_decode = true;
 };
 
 struct GenerateResult {
@@ -40,6 +44,8 @@ struct GenerateResult {
   double decode_setup_ms = 0;
   double attention_fraction = 0;             // over the fed positions
   int64_t cache_bytes = 0;                   // ModelCache::bytes() of the cache it filled
+  // How decoding ran: "fused graph", "graph, step path (why not fused)", or "eager".
+  std::string decode_path = "eager";
 };
 
 // prompts [B,P] int64 (one prompt length for the batch, P >= 1).

@@ -1,7 +1,7 @@
 // Device helpers the kernels share: bf16 loads and stores with fp32 arithmetic, the 16-byte
 // vector of eight bf16 (the widest global load: pointers 16-byte aligned, lengths a multiple
-// of 8), two or four bf16 in one access, a warp's sum, the sigmoid, and the end of a row
-// kernel's weight gradient.
+// of 8), two or four bf16 in one access, a warp's and a block's sums, the sigmoid, and the end
+// of a row kernel's weight gradient.
 #pragma once
 #include <cuda_bf16.h>
 
@@ -19,6 +19,9 @@ __device__ __forceinline__ float load_bf16(const bf16_bits* p) {
 __device__ __forceinline__ void store_bf16(bf16_bits* p, float v) {
   *reinterpret_cast<__nv_bfloat16*>(p) = __float2bfloat16(v);
 }
+
+// v rounded to bf16 and back: the value a bf16 tensor would hold.
+__device__ __forceinline__ float round_bf16(float v) { return __bfloat162float(__float2bfloat16(v)); }
 
 // E consecutive bf16 as floats, in one access (E = 2 or 4: 4 or 8 bytes, the address aligned
 // to it): the one-warp-per-row kernels' lane share of a row of 64 or 128.
@@ -61,6 +64,27 @@ __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffff, v, off);
   return v;
+}
+
+// Block-wide sums of N values per thread in a block of WARPS warps, returned to every thread.
+// `scratch` is reused by the next call: the leading barrier keeps it from being overwritten
+// while a slower warp still reads the previous sums.
+template <int WARPS, int N>
+__device__ __forceinline__ void block_sums(float (&v)[N], float (&scratch)[WARPS][N]) {
+#pragma unroll
+  for (int n = 0; n < N; ++n) v[n] = warp_sum(v[n]);
+  __syncthreads();
+  if (threadIdx.x % 32 == 0)
+#pragma unroll
+    for (int n = 0; n < N; ++n) scratch[threadIdx.x / 32][n] = v[n];
+  __syncthreads();
+#pragma unroll
+  for (int n = 0; n < N; ++n) {
+    float s = 0.f;
+#pragma unroll
+    for (int w = 0; w < WARPS; ++w) s += scratch[w][n];
+    v[n] = s;
+  }
 }
 
 __device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + __expf(-x)); }

@@ -26,8 +26,6 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kRowsPerWarp = 16;
 
-__device__ __forceinline__ float round_bf16(float v) { return __bfloat162float(__float2bfloat16(v)); }
-
 // The lane's share of a row: elements lane * E .. lane * E + E - 1.
 template <int K>
 struct Lane {

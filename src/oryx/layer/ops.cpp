@@ -194,7 +194,9 @@ torch::Tensor short_conv_window(const torch::Tensor& x, const torch::Tensor& wei
     return r.y.unsqueeze(1);
   }
   auto r = short_conv(x, weight, state ? *state : torch::Tensor());
-  if (state) cache_store(*state, r.state);
+  // The window is a view of the padded input; a compact copy lets the decoding kernels,
+  // which need contiguous windows, take the cache at any batch size.
+  if (state) cache_store(*state, r.state.contiguous());
   return r.y;
 }
 
@@ -206,10 +208,18 @@ torch::Tensor short_conv_cached(const torch::Tensor& x, const torch::Tensor& wei
   // Without a cache there is no carried window to read or write: the fused kernel's case.
   if (!state && !reference_forced() && kernels_short_conv_supported(x, weight))
     return kernels_short_conv(x, weight, silu);
-  // A decoding step in Model::decode_step: one kernel reads the window and shifts it in place.
-  if (state && allow_step && cache_writes_in_place() && !reference_forced() &&
-      kernels_short_conv_step_supported(x, weight, *state))
-    return kernels_short_conv_step(x, weight, *state, silu);
+  // A decoding step: one kernel reads the window and shifts it, in place in Model::decode_step,
+  // else in a copy stored back (callers may hold the old window). The kernel has no backward:
+  // with gradients on, the reference below.
+  if (state && allow_step && !reference_forced() && kernels_short_conv_step_supported(x, weight, *state)) {
+    if (cache_writes_in_place()) return kernels_short_conv_step(x, weight, *state, silu);
+    if (!torch::GradMode::is_enabled()) {
+      auto window = state->clone();
+      auto y = kernels_short_conv_step(x, weight, window, silu);
+      cache_store(*state, window);
+      return y;
+    }
+  }
 #endif
   auto y = short_conv_window(x, weight, state, allow_step);
   return silu ? torch::silu(y) : y;
