@@ -6,11 +6,15 @@
 // same roundings, so they differ by fp32 summation order and the bf16 roundings it flips. To
 // tell that from an error, an fp32 copy of the model (the bf16 weights, its own fp32 prefill)
 // is fed the same tokens too: the fused step must be about as close to it as the step path is.
+// Also the decode graph's pick kernel (greedy id and finite check) against torch's ops.
+#include <array>
+
 #include "gpu_check.h"
 #include "oryx/cache/cache.h"
 #include "oryx/common/error.h"
 #include "oryx/config/model_config.h"
 #include "oryx/generate/fused_decode.h"
+#include "oryx/kernels/decode_layer_ops.h"
 #include "oryx/layer/modes.h"
 #include "oryx/model/model.h"
 #include "support/tolerance.h"
@@ -111,9 +115,37 @@ void run_fused_decode_case(const std::string& kind, const std::string& linear, i
   report(id, checks);
 }
 
+// The decode graph's pick kernel against torch: argmax below the limit (ties: the first), and
+// each row's count of non-finite logits (rows holding some are compared on the count only:
+// their pick is discarded by the caller).
+void run_decode_pick_case(int64_t B, int64_t V, int64_t limit, uint64_t seed_value) {
+  seed(seed_value);
+  auto logits = torch::randn({B, V}, torch::TensorOptions().device(torch::kCUDA));
+  logits.index_put_({0, std::min<int64_t>(V, limit) - 1}, 100.f);  // a tie with the next line's
+  logits.index_put_({0, 0}, 100.f);
+  if (B > 2) {
+    logits.index_put_({1, V / 2}, INFINITY);
+    logits.index_put_({2, V - 1}, NAN);
+  }
+  auto out = torch::empty({2 * B}, logits.options().dtype(torch::kLong));
+  kernels_decode_pick(logits, limit, out);
+  auto want_ids = logits.narrow(1, 0, std::min(V, limit)).argmax(-1);
+  auto want_bad = torch::isfinite(logits).logical_not().sum(-1);
+  auto finite_rows = want_bad == 0;
+  bool ok = torch::equal(out.narrow(0, B, B), want_bad) &&
+            torch::equal(out.narrow(0, 0, B).masked_select(finite_rows), want_ids.masked_select(finite_rows)) &&
+            out[0].item<int64_t>() == 0;
+  if (!ok) ++g_failures;
+  std::printf("decode_pick B%lld V%lld limit %lld  %s\n", (long long)B, (long long)V, (long long)limit,
+              ok ? "ok" : "FAIL");
+}
+
 }  // namespace
 
 void run_decode_cases(uint64_t& s) {
+  for (auto [B, V, limit] : std::vector<std::array<int64_t, 3>>{{1, 32000, 32000}, {5, 1000, 997}, {64, 32000, 31999},
+                                                               {3, 7, 7}, {2, 1025, 1}})
+    guarded("decode_pick", [&] { run_decode_pick_case(B, V, limit, ++s); });
   for (auto [kind, linear] : std::vector<std::pair<std::string, std::string>>{
            {"oryx", "gdn"}, {"oryx", "mamba2"}, {"transformer", ""}, {"linear", "gdn"}, {"linear", "mamba2"}})
     for (int64_t K : {128, 64})

@@ -4,9 +4,12 @@
 
 #include <c10/cuda/CUDAGuard.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "oryx/common/error.h"
+#include "oryx/kernels/decode_layer_ops.h"
+#include "oryx/kernels/ops_common.h"
 
 namespace oryx {
 
@@ -22,8 +25,8 @@ DecodeGraph::DecodeGraph(OryxModel model, ModelCache& cache, int64_t vocab_limit
   int64_t B = cache.batch();
   auto longs = torch::TensorOptions().dtype(torch::kLong);
   tokens_ = torch::zeros({B, 1}, longs.device(dev));
-  out_ = torch::zeros({B + 1}, longs.device(dev));
-  out_host_ = torch::empty({B + 1}, longs.pinned_memory(true));
+  out_ = torch::zeros({2 * B}, longs.device(dev));
+  out_host_ = torch::empty({2 * B}, longs.pinned_memory(true));
   in_host_ = torch::empty({B, 1}, longs.pinned_memory(true));
   std::string why = fused ? FusedDecode::unsupported(*model_, cache) : "not asked for";
   if (why.empty()) fused_.emplace(*model_);
@@ -34,8 +37,13 @@ void DecodeGraph::body(const TokenModes& modes, bool mode_a) {
   int64_t B = cache_.batch();
   auto logits = fused_ ? fused_->step(tokens_, mode_a, cache_) : model_->decode_step(tokens_, modes, cache_);  // [B,V] fp32
   int64_t V = logits.size(-1);
-  out_.narrow(0, B, 1).copy_(torch::isfinite(logits).logical_not().sum().view({1}));
-  if (vocab_limit_ > 0 && vocab_limit_ < V) logits.narrow(-1, vocab_limit_, V - vocab_limit_).fill_(-INFINITY);
+  int64_t limit = vocab_limit_ > 0 && vocab_limit_ < V ? vocab_limit_ : V;
+  if (kernels::is_hopper(logits) && logits.is_contiguous()) {
+    kernels_decode_pick(logits, limit, out_);  // one kernel for the picks and the finite check
+    return;
+  }
+  out_.narrow(0, B, B).copy_(torch::isfinite(logits).logical_not().sum(-1));
+  if (limit < V) logits.narrow(-1, limit, V - limit).fill_(-INFINITY);
   out_.narrow(0, 0, B).copy_(logits.argmax(-1));
 }
 
@@ -74,7 +82,7 @@ DecodeGraph::Picks DecodeGraph::step(const std::vector<int64_t>& tokens, bool mo
   Picks p;
   const int64_t* o = out_host_.data_ptr<int64_t>();
   p.next.assign(o, o + B);
-  p.finite = o[B] == 0;
+  p.finite = std::all_of(o + B, o + 2 * B, [](int64_t bad) { return bad == 0; });
   p.replayed = replay;
   return p;
 }

@@ -66,7 +66,7 @@ class DecodeGraph {
   int64_t vocab_limit_;
   c10::cuda::CUDAStream stream_;
   torch::Tensor tokens_;    // [B,1] int64 on the device: the step's input
-  torch::Tensor out_;       // [B+1] int64 on the device: next ids, then the count of non-finite logits
+  torch::Tensor out_;       // [2B] int64 on the device: next ids, then each row's count of non-finite logits
   torch::Tensor out_host_;  // pinned host copy of out_
   torch::Tensor in_host_;   // pinned host staging of the input ids
   std::map<bool, ModeGraph> graphs_;

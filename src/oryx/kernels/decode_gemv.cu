@@ -3,9 +3,13 @@
 // issues all its loads of its row (16 bytes each, at most CH of them) at the start, before the
 // prologue, so a block keeps 8 warps x 32 lanes x CH x 16 bytes in flight while it normalises
 // the input; x sits in shared memory as bf16, the sums are fp32, one warp-wide reduction a row.
+// Launched as a programmatic dependent (device_common.cuh), the weight loads are issued before
+// waiting for the kernel that produces x: they overlap its tail.
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "oryx/kernels/decode_gemv.h"
 #include "oryx/kernels/device_common.cuh"
@@ -84,6 +88,7 @@ __global__ void __launch_bounds__(kThreads) decode_gemv_kernel(DecodeGemvParams 
       wr[r][c] = n < p.N && ci < chunks ? __ldg(reinterpret_cast<const uint4*>(p.w + n * p.D) + ci)
                                         : make_uint4(0u, 0u, 0u, 0u);
     }
+  wait_for_predecessor();  // the weights above stream while the previous kernel finishes
   stage_input<NB>(p, xs);
   __syncthreads();
 
@@ -134,12 +139,15 @@ void launch(const DecodeGemvParams& p, cudaStream_t stream) {
   const int64_t rows_per_block = kWarps * RPW;
   const int blocks = static_cast<int>((p.N + rows_per_block - 1) / rows_per_block);
   const size_t smem = static_cast<size_t>(NB) * p.D * sizeof(bf16_bits);
-  decode_gemv_kernel<NB, CH, RPW><<<blocks, kThreads, smem, stream>>>(p);
+  launch_after_predecessor(decode_gemv_kernel<NB, CH, RPW>, dim3(blocks), dim3(kThreads), smem, stream, p);
 }
 
+// Two rows a warp for SwiGLU pairs, and for products of many rows: one row a warp there is
+// more blocks than fit the GPU at once (about four of 256 threads a multiprocessor), and the
+// few left over wait for a second wave.
 template <int NB, int CH>
 void launch_rows(const DecodeGemvParams& p, cudaStream_t stream) {
-  if (p.out == GemvOut::SwigluPairs) launch<NB, CH, 2>(p, stream);
+  if (p.out == GemvOut::SwigluPairs || p.N >= 2048) launch<NB, CH, 2>(p, stream);
   else launch<NB, CH, 1>(p, stream);
 }
 
@@ -152,6 +160,14 @@ void launch_chunks(const DecodeGemvParams& p, cudaStream_t stream) {
 }
 
 }  // namespace
+
+bool decode_pdl_enabled() {
+  static const bool enabled = [] {
+    const char* env = std::getenv("ORYX_DECODE_PDL");
+    return !(env && std::string(env) == "0");
+  }();
+  return enabled;
+}
 
 bool decode_gemv_supported(int B, int D) { return B >= 1 && B <= 4 && D % 8 == 0 && D > 0 && D <= 4096; }
 

@@ -8,8 +8,9 @@
 //   epilogue  bf16 output, or SwiGLU of interleaved row pairs (gate m and up m in rows 2m and
 //             2m + 1: each rounded to bf16, then silu(gate) * up), or fp32 logits of the
 //             bf16-rounded products (the LM head: the step path casts its bf16 output).
-// One warp per output row (two for SwiGLU pairs); each lane loads its 16-byte pieces of the
-// row before the prologue runs, so the weights stream while the norm is computed.
+// One warp per output row (two for SwiGLU pairs and wide products); each lane loads its
+// 16-byte pieces of the rows before the prologue runs, so the weights stream while the norm is
+// computed.
 #pragma once
 #include <cuda_runtime_api.h>
 

@@ -9,6 +9,9 @@
 //                    QK-norm + RoPE of the key (appended to the KV cache with the value) and,
 //                    in mode A, of the query; the recurrent state's update (every token, any
 //                    mode) and, in mode L, its output, Mamba-2's D skip and the GatedRMSNorm
+//   decode_pick      the greedy pick of each sequence's logits (the first largest among ids
+//                    below a vocabulary limit, as torch's argmax) and the count of non-finite
+//                    logits over the whole row
 //   decode_swiglu    silu(gate) * up of the MLP's packed [B, 2M] product (gate and up rows
 //                    interleaved: gate m and up m at columns 2m and 2m + 1)
 #pragma once
@@ -76,11 +79,18 @@ struct DecodeSwigluParams {
   bf16_bits* y = nullptr;              // [B, M]
 };
 
+struct DecodePickParams {
+  int B = 0, V = 0, limit = 0;  // ids >= limit are never picked (limit = V: none)
+  const float* logits = nullptr;  // [B, V]
+  int64_t* out = nullptr;         // [2B]: the picks, then each row's count of non-finite logits
+};
+
 // Head dims with a compiled mixer kernel: K and V each 64 or 128; conv widths 2 to 4.
 bool decode_mixer_supported(int K, int V, int W);
 
 void decode_add_norm(const DecodeAddNormParams& p, cudaStream_t stream);
 void decode_mixer(const DecodeMixerParams& p, cudaStream_t stream);
 void decode_swiglu(const DecodeSwigluParams& p, cudaStream_t stream);
+void decode_pick(const DecodePickParams& p, cudaStream_t stream);
 
 }  // namespace oryx::kernels

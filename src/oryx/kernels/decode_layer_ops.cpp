@@ -1,6 +1,7 @@
 #include "oryx/kernels/decode_layer_ops.h"
 
 #include <ATen/cuda/CUDAContext.h>
+#include <algorithm>
 #include <c10/cuda/CUDAGuard.h>
 
 #include "oryx/kernels/ops_common.h"
@@ -127,6 +128,24 @@ torch::Tensor kernels_decode_gemv(const DecodeGemvInput& in, const torch::Tensor
   K::decode_gemv(p, at::cuda::getCurrentCUDAStream());
   K::check_launch("decode gemv");
   return y;
+}
+
+void kernels_decode_pick(const torch::Tensor& logits, int64_t limit, torch::Tensor& out) {
+  ORYX_CHECK(logits.is_cuda() && logits.scalar_type() == torch::kFloat32 && logits.dim() == 2 && logits.is_contiguous(),
+             "decode pick: logits must be contiguous [B,V] fp32 on CUDA");
+  const int64_t B = logits.size(0), V = logits.size(1);
+  ORYX_CHECK(out.is_cuda() && out.scalar_type() == torch::kLong && out.is_contiguous() && out.numel() == 2 * B,
+             "decode pick: out must be [2B] int64 on CUDA");
+  ORYX_CHECK(limit >= 1 && V >= 1, "decode pick: empty vocabulary");
+  c10::cuda::CUDAGuard guard(logits.device());
+  K::DecodePickParams p;
+  p.B = static_cast<int>(B);
+  p.V = static_cast<int>(V);
+  p.limit = static_cast<int>(std::min(limit, V));
+  p.logits = logits.data_ptr<float>();
+  p.out = out.data_ptr<int64_t>();
+  K::decode_pick(p, at::cuda::getCurrentCUDAStream());
+  K::check_launch("decode pick");
 }
 
 void kernels_decode_mixer(K::DecodeMixerParams p, DecodeMixerTensors& t) {

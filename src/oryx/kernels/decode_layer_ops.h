@@ -33,6 +33,10 @@ bool kernels_decode_gemv_supported(int64_t B, int64_t D);
 torch::Tensor kernels_decode_gemv(const DecodeGemvInput& in, const torch::Tensor& w, kernels::GemvOut out,
                                   torch::Tensor* sum = nullptr);
 
+// The greedy pick of each row of logits [B, V] fp32 (ids below `limit`, the first largest)
+// and each row's count of non-finite logits: out [2B] int64 on the logits' device.
+void kernels_decode_pick(const torch::Tensor& logits, int64_t limit, torch::Tensor& out);
+
 // One layer's mixer step: `p` holds the sizes, offsets and flags; the tensors below fill its
 // pointers (undefined where the model has no such part). Writes the conv windows, the KV
 // cache at each sequence's slot and the state in place; mode A (q_attn defined) fills q_attn,

@@ -4,6 +4,7 @@
 // of a row kernel's weight gradient.
 #pragma once
 #include <cuda_bf16.h>
+#include <cuda_runtime.h>
 
 #include "oryx/kernels/linear_params.h"
 
@@ -85,6 +86,36 @@ __device__ __forceinline__ void block_sums(float (&v)[N], float (&scratch)[WARPS
     for (int w = 0; w < WARPS; ++w) s += scratch[w][n];
     v[n] = s;
   }
+}
+
+// Programmatic dependent launch (Hopper), for the decoding kernels: launched with
+// launch_after_predecessor(), a kernel may start while the kernel before it in the stream still
+// runs (a CUDA graph records the launch as such). It loads what no recent kernel writes
+// (weights, recurrent states, conv windows) first, then waits in wait_for_predecessor() for the
+// predecessor to finish and its writes to be visible, and only then lets its own successor
+// start: the overlap stays two kernels deep, so a successor's early loads never race a kernel
+// older than its predecessor. ORYX_DECODE_PDL=0 launches plainly (the wait is then a no-op).
+__device__ __forceinline__ void wait_for_predecessor() {
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+}
+
+bool decode_pdl_enabled();  // false when ORYX_DECODE_PDL=0 (read once; decode_gemv.cu)
+
+template <typename... Params, typename... Args>
+void launch_after_predecessor(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                              Args... args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = decode_pdl_enabled() ? 1 : 0;
+  cudaLaunchKernelEx(&cfg, kernel, args...);
 }
 
 __device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + __expf(-x)); }
