@@ -6,7 +6,9 @@
 #include "gpu_check.h"
 #include "oryx/config/model_config.h"
 #include "oryx/generate/generate.h"
+#include "oryx/kernels/decode_attention_ops.h"
 #include "oryx/layer/attention_runs.h"
+#include "oryx/layer/ops.h"
 #include "oryx/mixers/attention/attention.h"
 #include "oryx/model/model.h"
 #include "oryx/schedule/schedule.h"
@@ -126,10 +128,16 @@ void run_decode_attention_case(int64_t B, int64_t L, int64_t H, int64_t D, bool 
   auto got = attention_step(q, k, v, scale, counts);
   auto f32 = [](const torch::Tensor& t) { return t.to(torch::kFloat32); };
   auto want = attention_step(f32(q), f32(k), f32(v), scale, counts);
+  // The fused decoding step's form: the GatedRMSNorm in the combine kernel.
+  auto gate = torch::randn({B, H, D}, cuda).to(torch::kBFloat16);
+  auto gain = torch::rand({D}, cuda) + 0.5;
+  auto got_gated = kernels_decode_attention(q, k, v, scale, counts, gate, gain, 1e-6);
+  auto want_gated = gated_rms_norm_reference(want.to(torch::kBFloat16).to(torch::kFloat32), f32(gate), gain, 1e-6);
   char id[96];
   std::snprintf(id, sizeof id, "decode_attention B%lld L%lld H%lld D%lld%s", (long long)B, (long long)L, (long long)H,
                 (long long)D, per_sequence ? " per-seq" : "");
-  report(id, {check("o", got, want, kBoundForward)}, max_rel_error(want.to(torch::kBFloat16), want));
+  report(id, {check("o", got, want, kBoundForward), check("gated", got_gated, want_gated, kBoundForward)},
+         max_rel_error(want.to(torch::kBFloat16), want));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "oryx/common/error.h"
+#include "oryx/kernels/decode_attention_ops.h"
 #include "oryx/kernels/decode_layer_ops.h"
 #include "oryx/kernels/ops_common.h"
 #include "oryx/layer/ops.h"
@@ -116,8 +117,18 @@ FusedDecode::FusedDecode(const OryxModelImpl& model) : c_(model.config()) {
         L.off_gates = add(get("lin.w_dt"));
       }
     }
+    // Zero rows up to a multiple of 64 after each part a mode reads: cuBLAS's kernels for
+    // the batched products want aligned output rows (the gates leave 14 or 7 extra).
+    auto pad = [&] {
+      int64_t extra = (64 - n % 64) % 64;
+      if (extra) add(torch::zeros({extra, rows[0].size(1)}, rows[0].options()));
+    };
+    pad();
     L.rows_l = n;
-    if (attn && !c_.share_q) L.off_q_attn = add(get("attn.w_q"));
+    if (attn && !c_.share_q) {
+      L.off_q_attn = add(get("attn.w_q"));
+      pad();
+    }
     L.w_in = torch::cat(rows).contiguous();
     L.norm1 = f32(get("norm1"));
     L.norm2 = f32(get("norm2"));
@@ -137,6 +148,7 @@ FusedDecode::FusedDecode(const OryxModelImpl& model) : c_(model.config()) {
     L.out_norm_a = attn ? (c_.separate_out_norm ? get("attn.out_norm") : shared_out) : torch::Tensor();
     L.out_norm_l = lin ? (c_.separate_out_norm ? get("lin.out_norm") : shared_out) : torch::Tensor();
     L.out_norm_l_f32 = f32(L.out_norm_l);
+    L.out_norm_a_f32 = f32(L.out_norm_a);
     L.w_o = get("w_o");
     // Gate and up rows interleaved (gate m, up m in rows 2m, 2m + 1): the SwiGLU of a pair is
     // one warp's in the fused product, and a neighbour's in decode_swiglu.
@@ -219,8 +231,15 @@ void FusedDecode::layer_step(const Layer& L, int64_t i, torch::Tensor& h, torch:
 
   torch::Tensor y = t.y;
   if (mode_a) {
-    auto o = attention_step(t.q_attn, lc.k, lc.v, 1.0 / std::sqrt(static_cast<double>(Kd)), t.key_counts);
-    y = gated_rms_norm(o, t.gate_out, L.out_norm_a, c_.norm_eps);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(Kd));
+    if (kernels_decode_attention_supported(t.q_attn, lc.k, lc.v) && Kd == Vd) {
+      // Flash-decoding with the GatedRMSNorm in its combine kernel.
+      y = kernels_decode_attention(t.q_attn, lc.k, lc.v, scale, t.key_counts, t.gate_out, L.out_norm_a_f32,
+                                   c_.norm_eps);
+    } else {
+      y = gated_rms_norm(attention_step(t.q_attn, lc.k, lc.v, scale, t.key_counts), t.gate_out, L.out_norm_a,
+                         c_.norm_eps);
+    }
   }
   auto y_rows = y.view({B, H * Vd});
   if (gemv) {

@@ -3,9 +3,9 @@
 // (kernels/decode_gemv.h), the mixer step (kernels/decode_layer.h), the output projection,
 // add + norm + the MLP's gate and up with the SwiGLU, the down projection. More sequences take
 // cuBLAS's products with the norms and SwiGLU as kernels of their own (eight a layer). Mode A
-// adds flash-decoding's two kernels and the GatedRMSNorm. Model::decode_step stays the
-// reference (about sixty kernels a layer) and ORYX_FUSED_DECODE=0 (or ORYX_FORCE_REFERENCE=1)
-// keeps to it.
+// adds flash-decoding's two kernels (the GatedRMSNorm folded into the second).
+// Model::decode_step stays the reference (about sixty kernels a layer) and
+// ORYX_FUSED_DECODE=0 (or ORYX_FORCE_REFERENCE=1) keeps to it.
 //
 // The products read packed copies of the weights, made once when this object is built: each
 // layer's input projections in one [N, D] matrix (k, v, the output gate, the linear mixer's
@@ -52,7 +52,7 @@ class FusedDecode {
     torch::Tensor q_norm, k_norm;                // fp32, undefined without QK-norm
     torch::Tensor a_log, dt_bias, d_skip;        // fp32
     torch::Tensor out_norm_a, out_norm_l;        // the model's own [V] gains, per mode
-    torch::Tensor out_norm_l_f32;                // fp32 copy for the fused GatedRMSNorm
+    torch::Tensor out_norm_a_f32, out_norm_l_f32;  // fp32 copies for the fused GatedRMSNorms
     torch::Tensor w_o, w_gate_up, w_down;
   };
   // One layer: h and delta (the stream, h + delta) in, the next layer's out; `gemv` picks

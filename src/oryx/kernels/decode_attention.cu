@@ -31,6 +31,7 @@ __device__ __forceinline__ float block_reduce(float x, float* scratch, bool is_m
 
 template <int D>
 __global__ void __launch_bounds__(kThreads) decode_chunk_kernel(DecodeAttentionParams p) {
+  wait_for_predecessor();  // the query, the new key and the key counts come from the kernel before
   const int b = blockIdx.x, h = blockIdx.y, c = blockIdx.z;
   const int n = static_cast<int>(p.key_counts[b]);
   const int start = c * kSplitKeys, end = min(n, start + kSplitKeys);
@@ -104,6 +105,7 @@ __global__ void __launch_bounds__(kThreads) decode_chunk_kernel(DecodeAttentionP
 
 template <int D>
 __global__ void __launch_bounds__(D) decode_combine_kernel(DecodeAttentionParams p) {
+  wait_for_predecessor();
   const int b = blockIdx.x, h = blockIdx.y, d = threadIdx.x;
   const float* parts = p.partial + (static_cast<int64_t>(b) * p.H + h) * p.splits * (D + 2);
   float m = -FLT_MAX;
@@ -116,13 +118,23 @@ __global__ void __launch_bounds__(D) decode_combine_kernel(DecodeAttentionParams
     l += w * part[D + 1];
     acc += w * part[d];
   }
-  reinterpret_cast<__nv_bfloat16*>(p.o)[(static_cast<int64_t>(b) * p.H + h) * D + d] = __float2bfloat16(acc / l);
+  const int64_t at = (static_cast<int64_t>(b) * p.H + h) * D + d;
+  const float o = round_bf16(acc / l);
+  if (!p.gate) {
+    store_bf16(p.o + at, o);
+    return;
+  }
+  __shared__ float scratch[D / 32][1];
+  float ss[1] = {o * o};
+  block_sums(ss, scratch);
+  const float g = load_bf16(p.gate + at);
+  store_bf16(p.o + at, o * rsqrtf(ss[0] / D + p.eps) * p.gain[d] * (g * sigmoid(g)));
 }
 
 template <int D>
 void launch(const DecodeAttentionParams& p, cudaStream_t stream) {
-  decode_chunk_kernel<D><<<dim3(p.B, p.H, p.splits), kThreads, 0, stream>>>(p);
-  decode_combine_kernel<D><<<dim3(p.B, p.H), D, 0, stream>>>(p);
+  launch_after_predecessor(decode_chunk_kernel<D>, dim3(p.B, p.H, p.splits), dim3(kThreads), 0, stream, p);
+  launch_after_predecessor(decode_combine_kernel<D>, dim3(p.B, p.H), dim3(D), 0, stream, p);
 }
 
 }  // namespace

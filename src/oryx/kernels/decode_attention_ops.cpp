@@ -28,7 +28,8 @@ bool kernels_decode_attention_supported(const torch::Tensor& q, const torch::Ten
 }
 
 torch::Tensor kernels_decode_attention(const torch::Tensor& q_in, const torch::Tensor& k, const torch::Tensor& v,
-                                       double scale, const torch::Tensor& key_counts_in) {
+                                       double scale, const torch::Tensor& key_counts_in, const torch::Tensor& gate_in,
+                                       const torch::Tensor& gain_in, double eps) {
   c10::cuda::CUDAGuard guard(q_in.device());
   auto q = q_in.contiguous();
   int64_t B = q.size(0), H = q.size(1), D = q.size(2), L = k.size(1);
@@ -50,6 +51,17 @@ torch::Tensor kernels_decode_attention(const torch::Tensor& q_in, const torch::T
   p.key_counts = key_counts.data_ptr<int64_t>();
   p.partial = K::f32_mut_ptr(partial);
   p.o = K::bf16_mut_ptr(o);
+  torch::Tensor gate, gain;
+  if (gate_in.defined()) {
+    ORYX_CHECK(gate_in.sizes() == q.sizes() && gate_in.scalar_type() == torch::kBFloat16,
+               "decode attention: gate must be bf16 like q ", q.sizes());
+    ORYX_CHECK(gain_in.defined() && gain_in.numel() == D, "decode attention: the gated norm needs a gain of ", D);
+    gate = gate_in.contiguous();
+    gain = gain_in.detach().to(torch::kFloat32).contiguous();
+    p.gate = K::bf16_ptr(gate);
+    p.gain = K::f32_ptr(gain);
+    p.eps = static_cast<float>(eps);
+  }
   K::decode_attention(p, at::cuda::getCurrentCUDAStream());
   K::check_launch("decode_attention");
   return o;

@@ -10,8 +10,10 @@ namespace oryx {
 bool kernels_decode_attention_supported(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
 
 // attention_step's values: key_counts [B] int64 on the device (each in [1, L]), or
-// undefined for all L keys. Returns [B,H,D] bf16.
+// undefined for all L keys. Returns [B,H,D] bf16. With `gate` ([B,H,D] bf16) the output is
+// gated_rms_norm(o, gate, gain, eps) (layer/ops.h) instead, in the same kernels; gain [D].
 torch::Tensor kernels_decode_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                       double scale, const torch::Tensor& key_counts);
+                                       double scale, const torch::Tensor& key_counts,
+                                       const torch::Tensor& gate = {}, const torch::Tensor& gain = {}, double eps = 0);
 
 }  // namespace oryx
