@@ -146,9 +146,8 @@ FusedDecode::FusedDecode(const OryxModelImpl& model) : c_(model.config()) {
     }
     auto shared_out = optional_param(ps, pre + "out_norm");
     L.out_norm_a = attn ? (c_.separate_out_norm ? get("attn.out_norm") : shared_out) : torch::Tensor();
-    L.out_norm_l = lin ? (c_.separate_out_norm ? get("lin.out_norm") : shared_out) : torch::Tensor();
-    L.out_norm_l_f32 = f32(L.out_norm_l);
     L.out_norm_a_f32 = f32(L.out_norm_a);
+    L.out_norm_l_f32 = f32(lin ? (c_.separate_out_norm ? get("lin.out_norm") : shared_out) : torch::Tensor());
     L.w_o = get("w_o");
     // Gate and up rows interleaved (gate m, up m in rows 2m, 2m + 1): the SwiGLU of a pair is
     // one warp's in the fused product, and a neighbour's in decode_swiglu.

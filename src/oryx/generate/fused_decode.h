@@ -51,8 +51,8 @@ class FusedDecode {
     torch::Tensor conv_k, conv_v, conv_q;        // the model's own [C, W]
     torch::Tensor q_norm, k_norm;                // fp32, undefined without QK-norm
     torch::Tensor a_log, dt_bias, d_skip;        // fp32
-    torch::Tensor out_norm_a, out_norm_l;        // the model's own [V] gains, per mode
-    torch::Tensor out_norm_a_f32, out_norm_l_f32;  // fp32 copies for the fused GatedRMSNorms
+    torch::Tensor out_norm_a;                    // the model's own [V] gain of mode A
+    torch::Tensor out_norm_a_f32, out_norm_l_f32;  // fp32 gains of the fused GatedRMSNorms, per mode
     torch::Tensor w_o, w_gate_up, w_down;
   };
   // One layer: h and delta (the stream, h + delta) in, the next layer's out; `gemv` picks

@@ -1,12 +1,14 @@
 // The fused decoding kernels (decode_layer.h). A decoding step at batch 1 is bound by the
 // number of kernels, not by bytes: the step path runs about sixty a layer, each a few
-// microseconds of launch and tail for a few kilobytes of work. These three, with cuBLAS's
-// products, make a layer eight kernels in mode L.
+// microseconds of launch and tail for a few kilobytes of work. With the matrix-vector kernels
+// (decode_gemv.cu) a layer in mode L is five; with cuBLAS's products (more than four
+// sequences) eight, add + norm and SwiGLU being kernels of their own here.
 //
-// decode_mixer: one block of 256 threads per (sequence, head). The block first issues the
-// loads of its head's recurrent state (K x V fp32, in registers: V / 4 threads across the
-// columns, 16 bytes each, 256 / (V / 4) row slices), so that they are in flight while the
-// convolutions, norms and the KV append run from shared memory; then it reduces q^T S and
+// decode_mixer: one block of 256 threads per (sequence, head). The block first issues every
+// global load it can before its predecessor ends: its head's recurrent state (K x V fp32, in
+// registers: V / 4 threads across the columns, 16 bytes each, 256 / (V / 4) row slices), the
+// convolution windows and the parameters; then, after the wait, this token's projections.
+// The convolutions, norms and the KV append run from shared memory; then it reduces q^T S and
 // k^T S over the slices, forms o and the update as kernels/step.cu does, and writes the state
 // back. The roundings to bf16 are the step path's: after each convolution (with its SiLU),
 // after each norm, after the rotation, o after the recurrence, and the GatedRMSNorm's output.
