@@ -47,6 +47,7 @@ TEST(BenchGenerate, LibraryGivesOneRowPerCaseWithPositiveFigures) {
         EXPECT_LT(r.peak_mem_gb, 0);  // the CPU keeps no allocator statistics
         EXPECT_EQ(r.device, "cpu");
         EXPECT_EQ(r.precision, "fp32");
+        EXPECT_EQ(r.decode_path, "eager");  // the decode graphs are for CUDA devices
       }
   // The cache holds every sequence's KV and state: twice the batch, twice the bytes.
   EXPECT_EQ(rows[1].cache_bytes, 2 * rows[0].cache_bytes);
@@ -65,8 +66,8 @@ TEST(BenchGenerate, CliJsonParsesWithEveryField) {
   ASSERT_EQ(j["rows"].size(), 4u);
   for (const auto& row : j["rows"]) {
     for (const char* key : {"model", "schedule", "batch", "context", "new_tokens", "prefill_ms", "prefill_tokens_per_s",
-                            "decode_ms_per_token", "decode_tokens_per_s", "cache_bytes", "peak_mem_gb", "device", "gpu",
-                            "precision"})
+                            "decode_ms_per_token", "decode_tokens_per_s", "cache_bytes", "peak_mem_gb", "decode_path",
+                            "device", "gpu", "precision"})
       EXPECT_TRUE(row.contains(key)) << key;
     EXPECT_GT(row["prefill_ms"].get<double>(), 0);
     EXPECT_GT(row["decode_tokens_per_s"].get<double>(), 0);
