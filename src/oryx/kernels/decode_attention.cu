@@ -1,7 +1,8 @@
 // Flash-decoding: the chunk kernel scores its keys one key per thread (each thread reads a
 // whole key row, 16-byte loads), reduces max and sum across the block, then accumulates the
-// output with groups of lanes on different keys, each lane 8 values of a row. The combine kernel rescales each chunk by exp(max_c - max) and divides
-// by the total sum.
+// output with groups of lanes on different keys, each lane 8 values of a row. The combine
+// kernel rescales each chunk by exp(max_c - max), divides by the total sum and, when asked,
+// applies the layer's GatedRMSNorm.
 #include <cuda_bf16.h>
 
 #include <cfloat>
