@@ -30,7 +30,7 @@ DecodeGraph::DecodeGraph(OryxModel model, ModelCache& cache, int64_t vocab_limit
   in_host_ = torch::empty({B, 1}, longs.pinned_memory(true));
   std::string why = fused ? FusedDecode::unsupported(*model_, cache) : "not asked for";
   if (why.empty()) fused_.emplace(*model_);
-  path_ = why.empty() ? "fused" : "step path (" + why + ")";
+  path_ = why.empty() ? "fused graph" : "graph, step path (" + why + ")";
 }
 
 void DecodeGraph::body(const TokenModes& modes, bool mode_a) {

@@ -50,7 +50,8 @@ class DecodeGraph {
   // Whether this machine and build can capture (CUDA device); false keeps callers eager.
   static bool available(const torch::Device& device);
 
-  // "fused" when the captured step is FusedDecode's, else "step path (" + why not + ")".
+  // How the steps decode, as GenerateResult::decode_path says it: "fused graph", or
+  // "graph, step path (" + why the fused step does not serve + ")".
   const std::string& path() const { return path_; }
 
  private:

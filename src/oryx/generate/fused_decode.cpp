@@ -63,7 +63,7 @@ std::string FusedDecode::unsupported(const OryxModelImpl& model, ModelCache& cac
   if (reference_forced()) return "ORYX_FORCE_REFERENCE=1";
   const auto& c = model.config();
   if (!model.device().is_cuda()) return "not on a CUDA device";
-  if (!K::is_hopper(model.named_parameters()["embed"])) return "not a Hopper GPU";
+  if (!K::is_hopper(model.head_weight())) return "not a Hopper GPU";
   for (const auto& p : model.parameters())
     if (p.scalar_type() != torch::kBFloat16) return "weights are not bf16";
   if (!K::decode_mixer_supported(static_cast<int>(c.head_dim_k), static_cast<int>(c.head_dim_v),

@@ -63,7 +63,7 @@ GenerateResult generate(OryxModel& model, const torch::Tensor& prompts, const Sc
   std::optional<DecodeGraph> graph;
   if (opts.cuda_graphs && opts.sampling.temperature == 0 && !reference_forced() && DecodeGraph::available(dev))
     graph.emplace(model, cache, opts.vocab_limit, opts.fused_decode);
-  if (graph) res.decode_path = graph->path() == "fused" ? "fused graph" : "graph, " + graph->path();
+  if (graph) res.decode_path = graph->path();
 #endif
 
   std::vector<bool> done(static_cast<size_t>(B), false);
