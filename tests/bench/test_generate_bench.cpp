@@ -11,6 +11,7 @@
 #include "oryx/common/error.h"
 #include "oryx/model/model.h"
 #include "support/models.h"
+#include "support/temp_dir.h"
 
 namespace oryx::testing {
 namespace {
@@ -82,6 +83,29 @@ TEST(BenchGenerate, CliJsonParsesWithEveryField) {
   EXPECT_NE(text.out.find("transformer-tiny (transformer"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("all-A"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("decode tok/s"), std::string::npos) << text.out;
+}
+
+// --profile: one more prefill of each schedule's first case under the profiler (CPU
+// operators here), in the JSON file and as a table after the rows.
+TEST(BenchGenerate, ProfileWritesEachSchedulesPrefill) {
+  TempDir dir;
+  const std::string path = dir.file("prefill.json");
+  auto r = run_cli("bench generate --config " + shipped_config_path("oryx-gdn-tiny") +
+                   " --device cpu --batch-sizes 2,1 --contexts 24,8 --schedules 'all-L;last:4' --new-tokens 2 "
+                   "--profile " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("all-L, batch 2, context 24: profiled prefill"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("last:4, batch 2, context 24: profiled prefill"), std::string::npos) << r.out;
+  std::ifstream f(path);
+  auto j = nlohmann::json::parse(f);
+  ASSERT_EQ(j.size(), 2u);
+  for (const auto& c : j) {
+    EXPECT_EQ(c["batch"], 2);
+    EXPECT_EQ(c["context"], 24);
+    EXPECT_GT(c["prefill_profile"]["step_ms"].get<double>(), 0);
+    EXPECT_FALSE(c["prefill_profile"]["by_kernel"].empty());
+  }
+  EXPECT_EQ(j[1]["schedule"], "last:4");
 }
 
 TEST(BenchGenerate, BadSettingsExitTwoWithOneLine) {

@@ -45,18 +45,21 @@ std::vector<std::pair<std::string, torch::Tensor>> tensors_of(const torch::nn::M
   return out;
 }
 
-// Loads `path` into a fresh TinyNet(4, 8), expects an error containing `part`, and checks
-// that the module was left as it was.
+// Loads `path` into a fresh TinyNet(4, 8) with each loader (in place, and placed as bf16),
+// expects an error containing `part`, and checks that the module was left as it was.
 void expect_load_error(const std::string& path, const std::string& part) {
-  auto net = std::make_shared<TinyNet>(4, 8);
-  const auto before = snapshot(*net);
-  try {
-    weights_load(*net, path);
-    ADD_FAILURE() << "no error, expected: " << part;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  for (bool placed : {false, true}) {
+    auto net = std::make_shared<TinyNet>(4, 8);
+    const auto before = snapshot(*net);
+    try {
+      if (placed) weights_load_to(*net, path, torch::kCPU, torch::kBFloat16);
+      else weights_load(*net, path);
+      ADD_FAILURE() << "no error, expected: " << part;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(same(snapshot(*net), before)) << "a failed load modified the module (placed " << placed << ")";
   }
-  EXPECT_TRUE(same(snapshot(*net), before)) << "a failed load modified the module";
 }
 
 TEST(WeightsTest, SaveLoadRoundTrip) {
@@ -95,6 +98,36 @@ TEST(WeightsTest, LoadConvertsFloatingDtypes) {
   weights_load(*b, path);
   EXPECT_EQ(b->fc2->weight.scalar_type(), torch::kFloat32);
   EXPECT_TRUE(same(snapshot(*a), snapshot(*b)));
+}
+
+// weights_load_to replaces the module's tensors by the file's, floating ones cast (here to
+// bf16 on the CPU; on CUDA the cast runs after the copy), integer buffers as they are; the
+// parameters stay parameters of the module and keep requires_grad.
+TEST(WeightsTest, LoadToPlacesAndCasts) {
+  TempDir dir;
+  const std::string path = dir.file("model.safetensors");
+  torch::manual_seed(3);
+  auto a = std::make_shared<TinyNet>(4, 8);
+  weights_save(*a, path);
+  auto b = std::make_shared<TinyNet>(4, 8);
+  weights_load_to(*b, path, torch::kCPU, torch::kBFloat16);
+  EXPECT_EQ(b->fc1->weight.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(b->scale.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(b->steps.scalar_type(), torch::kInt64);
+  EXPECT_TRUE(b->fc1->weight.requires_grad());
+  EXPECT_TRUE(torch::equal(b->fc1->weight, a->fc1->weight.to(torch::kBFloat16)));
+  EXPECT_TRUE(torch::equal(b->steps, a->steps));
+  EXPECT_EQ(b->named_parameters()["fc2.bias"].data_ptr(), b->fc2->bias.data_ptr());
+  auto x = torch::randn({3, 4}, torch::kBFloat16);
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(b->fc2->forward(b->fc1->forward(x)),
+                           torch::nn::functional::linear(torch::nn::functional::linear(x, a->fc1->weight.to(torch::kBFloat16),
+                                                                                       a->fc1->bias.to(torch::kBFloat16)),
+                                                         a->fc2->weight.to(torch::kBFloat16), a->fc2->bias.to(torch::kBFloat16))));
+
+  auto c = std::make_shared<TinyNet>(4, 8);
+  weights_load_to(*c, path, torch::kCPU, torch::kFloat32);
+  EXPECT_TRUE(same(snapshot(*a), snapshot(*c)));
 }
 
 TEST(WeightsTest, MissingTensor) {

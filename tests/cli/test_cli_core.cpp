@@ -54,6 +54,26 @@ TEST(CliCore, GenerateRunsPrefillAndDecode) {
   EXPECT_EQ(text.exit_code, 0) << text.err;
 }
 
+// --precision picks the weights' dtype (auto: bf16 on CUDA only); --json reports the cold
+// start: from the process's start to the command, the model's load, the first token.
+TEST(CliCore, GeneratePrecisionAndColdStartTimings) {
+  const std::string base = "generate --config " + shipped_config_path("oryx-gdn-tiny") +
+                           " --tokens 5,6,7,8,9 --max-new 4 --temperature 0 --device cpu --json";
+  auto fp32 = run_cli(base);
+  auto bf16 = run_cli(base + " --precision bf16");
+  ASSERT_EQ(fp32.exit_code, 0) << fp32.err;
+  ASSERT_EQ(bf16.exit_code, 0) << bf16.err;
+  EXPECT_EQ(nlohmann::json::parse(run_cli(base + " --precision auto").out)["tokens"],
+            nlohmann::json::parse(fp32.out)["tokens"]);  // auto is fp32 on the CPU
+  auto j = nlohmann::json::parse(bf16.out);
+  EXPECT_EQ(j["tokens"].size(), 4u);
+  const auto& t = j["timings_ms"];
+  EXPECT_GT(t["model_load"].get<double>(), 0);
+  EXPECT_GE(t["first_token_since_process_start"].get<double>(),
+            t["process_start_to_command"].get<double>() + t["model_load"].get<double>());
+  expect_one_line_error(run_cli(base + " --precision fp8"), "--precision must be auto, fp32 or bf16");
+}
+
 TEST(CliCore, BadInputExitsTwoWithOneLine) {
   auto dir = make_temp_dir("cli-bad");
   std::ofstream(dir + "/malformed.json") << "{\"kind\": ";

@@ -106,6 +106,16 @@ TEST(BadInput, WeightsRoundTrip) {
   auto tokens = torch::tensor({{3, 1, 4, 1, 5}});
   auto modes = torch::tensor({true, false, false, true, false});
   EXPECT_TRUE(torch::equal(a->forward(tokens, modes), b->forward(tokens, modes)));
+  // Placed as bf16 by the load (weights file) or after the draws (no file): the same model
+  // as the fp32 one cast.
+  auto a16 = model_create(cfg, 1);
+  a16->to(torch::kBFloat16);
+  auto b16 = model_load(cfg, 2, torch::kCPU, torch::kBFloat16);
+  EXPECT_EQ(b16->dtype(), torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(a16->forward(tokens, modes), b16->forward(tokens, modes)));
+  cfg.weights.clear();
+  auto c16 = model_load(cfg, 1, torch::kCPU, torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(a16->forward(tokens, modes), c16->forward(tokens, modes)));
   remove_tree(dir);
 }
 

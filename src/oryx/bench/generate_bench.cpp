@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "oryx/bench/device_stats.h"
+#include "oryx/bench/step_profile.h"
 #include "oryx/common/error.h"
 #include "oryx/generate/generate.h"
 #include "oryx/schedule/schedule.h"
@@ -40,7 +41,7 @@ void check_modes_fit(const Schedule& s, const std::string& spec, const ModelConf
 }
 
 GenerateBenchRow run_case(OryxModel& model, const Schedule& schedule, const GenerateBenchOptions& o, int64_t batch,
-                          int64_t context, GenerateBenchRow row) {
+                          int64_t context, bool profile, GenerateBenchRow row) {
   const auto device = model->device();
   row.batch = batch;
   row.context = context;
@@ -75,6 +76,11 @@ GenerateBenchRow run_case(OryxModel& model, const Schedule& schedule, const Gene
     row.decode_setup_ms = r.decode_setup_ms;
     row.decode_ms_per_token = steady_ms / static_cast<double>(steady_steps);
     row.decode_tokens_per_s = static_cast<double>(batch * steady_steps) / (steady_ms / 1e3);
+    if (profile) {
+      GenerateOptions prefill_only = g;
+      prefill_only.max_new = 0;
+      row.prefill_profile = profile_step([&] { generate(model, prompts, schedule, prefill_only); }, device);
+    }
   } catch (const c10::OutOfMemoryError&) {
     // A memory-floor sweep reaches past the GPU on purpose: record the case and go on.
     row.out_of_memory = true;
@@ -95,13 +101,6 @@ int64_t generate_bench_max_seq_len(const GenerateBenchOptions& o) {
   int64_t longest = 0;
   for (int64_t c : o.contexts) longest = std::max(longest, c);
   return longest + o.new_tokens;
-}
-
-torch::ScalarType generate_bench_dtype(const std::string& precision, torch::Device device) {
-  ORYX_CHECK(precision == "auto" || precision == "fp32" || precision == "bf16",
-             "bench generate: --precision must be auto, fp32 or bf16, got '", precision, "'");
-  if (precision == "bf16" || (precision == "auto" && device.is_cuda())) return torch::kBFloat16;
-  return torch::kFloat32;
 }
 
 void generate_bench_check(const GenerateBenchOptions& o, const ModelConfig& c) {
@@ -147,9 +146,11 @@ std::vector<GenerateBenchRow> bench_generate(OryxModel& model, const GenerateBen
   for (const auto& spec : specs) {
     Schedule schedule = schedule_parse(spec);
     proto.schedule = spec;
+    bool first = true;
     for (int64_t context : o.contexts)
       for (int64_t batch : o.batch_sizes) {
-        rows.push_back(run_case(model, schedule, o, batch, context, proto));
+        rows.push_back(run_case(model, schedule, o, batch, context, o.profile_prefill && first, proto));
+        first = false;
         if (on_row) on_row(rows.back());
       }
   }

@@ -11,9 +11,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "oryx/bench/train_bench.h"
 #include "oryx/config/model_config.h"
 #include "oryx/model/model.h"
 
@@ -26,6 +28,7 @@ struct GenerateBenchOptions {
   int64_t new_tokens = 128;            // generated per sequence (>= 2: at least one decode step)
   int64_t warmup = 1;                  // untimed short generates per case
   uint64_t seed = 0;                   // prompt ids
+  bool profile_prefill = false;        // profile one warm prefill of each schedule's first case
 };
 
 struct GenerateBenchRow {
@@ -42,6 +45,9 @@ struct GenerateBenchRow {
   int64_t cache_bytes = 0;             // ModelCache::bytes()
   std::string decode_path;             // GenerateResult::decode_path: fused graph, graph, eager
   double peak_mem_gb = -1;             // < 0: not reported (CPU)
+  // With profile_prefill, on the first row of each schedule: one more prefill of the case's
+  // prompt (generate() with no new tokens) under libtorch's profiler, after the timed run.
+  std::optional<StepProfile> prefill_profile;
 };
 
 // Oryx: all-L, all-A and last:64,gen=L; a transformer: all-A; a linear model: all-L.
@@ -49,10 +55,6 @@ std::vector<std::string> generate_bench_default_schedules(ModelKind kind);
 
 // The max_seq_len the cases need: the largest context + new_tokens.
 int64_t generate_bench_max_seq_len(const GenerateBenchOptions& o);
-
-// "auto" (bf16 on CUDA, fp32 on the CPU), "fp32" or "bf16": the dtype of the weights, the
-// activations and the KV cache (generate() uses the model's); throws oryx::Error otherwise.
-torch::ScalarType generate_bench_dtype(const std::string& precision, torch::Device device);
 
 // Refuses (oryx::Error, one line) empty lists, batch sizes outside [1, 65536], non-positive
 // contexts, fewer than 2 new tokens, a case over the hard bounds (context + new tokens over kMaxSequenceLength,

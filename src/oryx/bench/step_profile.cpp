@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <unordered_map>
 
 namespace oryx::bench {
@@ -80,6 +81,22 @@ nlohmann::json step_profile_to_json(const StepProfile& p) {
   for (const auto& k : p.by_kernel)
     j["by_kernel"].push_back({{"name", k.name}, {"group", k.group}, {"total_us", k.total_us}, {"calls", k.calls}});
   return j;
+}
+
+void step_profile_print(const StepProfile& p, bool cuda, const std::string& what) {
+  if (cuda)
+    std::printf("profiled %s: %.2f ms wall, %.2f ms of GPU kernels in %lld launches\n", what.c_str(), p.step_ms,
+                p.kernel_ms, static_cast<long long>(p.kernels));
+  else
+    std::printf("profiled %s: %.2f ms wall; CPU operators, inclusive times\n", what.c_str(), p.step_ms);
+  std::printf("%-14s %10s\n", "group", "ms");
+  for (const auto& [g, ms] : p.by_group_ms) std::printf("%-14s %10.3f\n", g.c_str(), ms);
+  std::printf("%10s %6s  %-14s %s\n", "us", "calls", "group", cuda ? "kernel (top 25)" : "operator (top 25)");
+  for (size_t i = 0; i < p.by_kernel.size() && i < 25; ++i) {
+    const auto& k = p.by_kernel[i];
+    std::printf("%10.1f %6lld  %-14s %.110s\n", k.total_us, static_cast<long long>(k.calls), k.group.c_str(),
+                k.name.c_str());
+  }
 }
 
 }  // namespace oryx::bench

@@ -22,4 +22,8 @@ std::string kernel_group(const std::string& kernel_name);
 
 nlohmann::json step_profile_to_json(const StepProfile& p);
 
+// The profile as a table on stdout: wall and kernel time, the groups, the 25 costliest
+// kernels (CPU operators when `cuda` is false); `what` names the profiled work ("step").
+void step_profile_print(const StepProfile& p, bool cuda, const std::string& what);
+
 }  // namespace oryx::bench

@@ -46,35 +46,67 @@ void weights_save(const torch::nn::Module& module, const std::string& path,
   safetensors_write(path, weights_collect(module), metadata);
 }
 
-void weights_load(torch::nn::Module& module, const std::string& path) {
-  const SafetensorsFile file = safetensors_read(path);
+namespace {
+
+// The file's tensor for every parameter and buffer of `targets` (in their order), after
+// checking that the file holds exactly those, with matching shapes and dtypes.
+std::vector<const torch::Tensor*> weights_match(const std::string& path, const SafetensorsFile& file,
+                                                const std::vector<std::pair<std::string, torch::Tensor>>& targets) {
   std::map<std::string, const torch::Tensor*> in_file;
   for (const auto& [name, t] : file.tensors) in_file[name] = &t;
-
-  const auto targets = weights_collect(module);
   std::vector<std::string> missing;
   for (const auto& [name, dst] : targets)
     if (!in_file.count(name)) missing.push_back(name);
   ORYX_CHECK(missing.empty(), "weights file ", path, ": missing tensor '", missing.front(), "'",
              and_more(missing.size()));
 
-  // Everything is checked before anything is copied, so a failed load leaves the model as it was.
   std::set<std::string> expected;
+  std::vector<const torch::Tensor*> sources;
   for (const auto& [name, dst] : targets) {
     weights_check_match(path, name, dst, *in_file.at(name));
     expected.insert(name);
+    sources.push_back(in_file.at(name));
   }
   std::vector<std::string> unexpected;
   for (const auto& [name, t] : file.tensors)
     if (!expected.count(name)) unexpected.push_back(name);
   ORYX_CHECK(unexpected.empty(), "weights file ", path, ": unexpected tensor '", unexpected.front(),
              "'", and_more(unexpected.size()), " (the file may be for another config)");
-  const std::string broken = first_non_finite(file.tensors);
+  return sources;
+}
+
+void check_finite(const std::string& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors) {
+  const std::string broken = first_non_finite(tensors);
   ORYX_CHECK(broken.empty(), "weights file ", path, ": tensor '", broken,
              "' holds NaN or Inf values (saved from a diverged run?)");
+}
 
+}  // namespace
+
+void weights_load(torch::nn::Module& module, const std::string& path) {
+  const SafetensorsFile file = safetensors_read(path);
+  const auto targets = weights_collect(module);
+  // Everything is checked before anything is copied, so a failed load leaves the model as it was.
+  const auto sources = weights_match(path, file, targets);
+  check_finite(path, file.tensors);
   torch::NoGradGuard no_grad;
-  for (const auto& [name, dst] : targets) dst.copy_(*in_file.at(name));
+  for (size_t i = 0; i < targets.size(); ++i) targets[i].second.copy_(*sources[i]);
+}
+
+void weights_load_to(torch::nn::Module& module, const std::string& path, torch::Device device,
+                     torch::ScalarType float_dtype) {
+  const SafetensorsFile file = safetensors_read(path);
+  const auto targets = weights_collect(module);
+  const auto sources = weights_match(path, file, targets);
+  std::vector<std::pair<std::string, torch::Tensor>> placed;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    auto t = sources[i]->to(device);  // the file's dtype crosses, then the cast runs on the device
+    if (t.is_floating_point()) t = t.to(float_dtype);
+    placed.emplace_back(targets[i].first, std::move(t));
+  }
+  check_finite(path, placed);
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < targets.size(); ++i) targets[i].second.set_data(placed[i].second);
 }
 
 }  // namespace oryx

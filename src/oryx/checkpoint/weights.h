@@ -22,4 +22,11 @@ void weights_save(const torch::nn::Module& module, const std::string& path,
 // whole file fits.
 void weights_load(torch::nn::Module& module, const std::string& path);
 
+// The same checks, but every tensor of `module` is replaced by the file's, placed on `device`
+// (floating ones as `float_dtype`, cast on the device): for a model built with SkipInit, whose
+// uninitialised CPU tensors are then never filled or copied. Nothing is modified unless the
+// whole file fits (the finiteness check runs on the placed tensors).
+void weights_load_to(torch::nn::Module& module, const std::string& path, torch::Device device,
+                     torch::ScalarType float_dtype);
+
 }  // namespace oryx

@@ -77,22 +77,6 @@ nlohmann::json train_result_json(const bench::TrainBenchResult& r) {
           {"step_ms_alone", opt(r.step_ms_alone)}, {"scaling_efficiency", opt(r.scaling_efficiency)}};
 }
 
-void print_profile(const bench::StepProfile& p, bool cuda) {
-  if (cuda)
-    std::printf("profiled step: %.2f ms wall, %.2f ms of GPU kernels in %lld launches\n", p.step_ms, p.kernel_ms,
-                static_cast<long long>(p.kernels));
-  else
-    std::printf("profiled step: %.2f ms wall; CPU operators, inclusive times\n", p.step_ms);
-  std::printf("%-14s %10s\n", "group", "ms");
-  for (const auto& [g, ms] : p.by_group_ms) std::printf("%-14s %10.3f\n", g.c_str(), ms);
-  std::printf("%10s %6s  %-14s %s\n", "us", "calls", "group", "kernel (top 25)");
-  for (size_t i = 0; i < p.by_kernel.size() && i < 25; ++i) {
-    const auto& k = p.by_kernel[i];
-    std::printf("%10.1f %6lld  %-14s %.110s\n", k.total_us, static_cast<long long>(k.calls), k.group.c_str(),
-                k.name.c_str());
-  }
-}
-
 void run_bench_train(const bench::TrainBenchOptions& o, bool json, int nproc_per_node) {
   launch_if_asked(nproc_per_node);
   auto r = bench::bench_train(o);
@@ -125,7 +109,7 @@ void run_bench_train(const bench::TrainBenchOptions& o, bool json, int nproc_per
   for (const auto& [mixer, impl] : r.backends) std::printf(" %s: %s;", mixer.c_str(), impl.c_str());
   std::printf(" loss %.4f\nFLOPs: 6 x parameters used per token + causal attention + chunked recurrence "
               "(docs/perf.md)\n", r.final_loss);
-  if (!o.profile.empty()) print_profile(r.profile, r.device.rfind("cuda", 0) == 0);
+  if (!o.profile.empty()) bench::step_profile_print(r.profile, r.device.rfind("cuda", 0) == 0, "step");
 }
 
 }  // namespace

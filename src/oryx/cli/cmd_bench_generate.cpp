@@ -2,10 +2,12 @@
 // contexts and schedules (bench/generate_bench.h), on random or loaded weights. Registered
 // under `oryx bench` by cmd_bench.cpp.
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "oryx/bench/device_stats.h"
 #include "oryx/bench/generate_bench.h"
+#include "oryx/bench/step_profile.h"
 #include "oryx/cli/commands.h"
 #include "oryx/cli/int_list.h"
 #include "oryx/cli/flag_limits.h"
@@ -24,8 +26,8 @@ struct BenchGenerateCliOptions {
   std::string batch_sizes = "1,16,64", contexts = "1024,8192,32768", schedules;
   bool schedules_given = false;
   int64_t max_seq_len = 0;  // 0: the largest context + new tokens
-  std::string precision = "auto";
   bench::GenerateBenchOptions bench;
+  std::string profile;  // --profile FILE
   bool json = false;
 };
 
@@ -69,8 +71,30 @@ void print_row(const bench::GenerateBenchRow& r) {
   std::fflush(stdout);
 }
 
+// --profile: each schedule's profiled prefill, as JSON in the file and as a table on stdout
+// unless the output is --json.
+void write_prefill_profiles(const std::string& path, const std::vector<bench::GenerateBenchRow>& rows, bool print) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& r : rows) {
+    if (!r.prefill_profile) continue;
+    nlohmann::json case_json = row_json(r);
+    case_json["prefill_profile"] = bench::step_profile_to_json(*r.prefill_profile);
+    j.push_back(case_json);
+    if (print) {
+      std::printf("\n%s, batch %lld, context %lld: ", r.schedule.c_str(), static_cast<long long>(r.batch),
+                  static_cast<long long>(r.context));
+      bench::step_profile_print(*r.prefill_profile, r.device.rfind("cuda", 0) == 0, "prefill");
+    }
+  }
+  std::ofstream f(path);
+  ORYX_CHECK(f.good(), "bench generate: cannot write --profile file '", path, "'");
+  f << j.dump(2) << "\n";
+  ORYX_CHECK(f.good(), "bench generate: writing --profile file '", path, "' failed");
+}
+
 void run_bench_generate(BenchGenerateCliOptions o) {
   auto& b = o.bench;
+  b.profile_prefill = !o.profile.empty();
   b.batch_sizes = parse_int_list("--batch-sizes", o.batch_sizes);
   b.contexts = parse_int_list("--contexts", o.contexts);
   if (o.schedules_given) {
@@ -78,7 +102,7 @@ void run_bench_generate(BenchGenerateCliOptions o) {
     b.schedules = split(o.schedules, ';');
   }
   const torch::Device device = device_parse(o.model.device);
-  const torch::ScalarType dtype = bench::generate_bench_dtype(o.precision, device);
+  const torch::ScalarType dtype = inference_dtype(o.model.precision, device);
 
   ModelConfig cfg = model_options_config(o.model);
   const int64_t trained_len = cfg.max_seq_len;
@@ -89,8 +113,7 @@ void run_bench_generate(BenchGenerateCliOptions o) {
   if (loaded && cfg.max_seq_len > trained_len)
     std::fprintf(stderr, "oryx bench generate: warning: running '%s' up to %lld tokens, past its max_seq_len of %lld\n",
                  cfg.name.c_str(), static_cast<long long>(cfg.max_seq_len), static_cast<long long>(trained_len));
-  auto model = model_load(cfg, o.model.seed);
-  model->to(device, dtype);
+  auto model = model_load(cfg, o.model.seed, device, dtype);
   model->eval();
   const int64_t params = param_counts(*model).total;
   const std::string weights = loaded ? cfg.weights : "random (init seed " + std::to_string(o.model.seed) + ")";
@@ -113,6 +136,7 @@ void run_bench_generate(BenchGenerateCliOptions o) {
                         {"max_seq_len", cfg.max_seq_len}, {"seed", b.seed},
                         {"rows", nlohmann::json::array()}};
     for (const auto& r : rows) j["rows"].push_back(row_json(r));
+    if (b.profile_prefill) write_prefill_profiles(o.profile, rows, false);
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -126,7 +150,8 @@ void run_bench_generate(BenchGenerateCliOptions o) {
   std::printf("%-20s %6s %8s %11s %14s %14s %13s %10s %8s  %s\n", "schedule", "batch", "context", "prefill ms",
               "prefill tok/s", "decode ms/tok", "decode tok/s", "cache MB", "peak GB", "decode path");
   std::fflush(stdout);
-  bench::bench_generate(model, b, print_row);
+  auto rows = bench::bench_generate(model, b, print_row);
+  if (b.profile_prefill) write_prefill_profiles(o.profile, rows, true);
 }
 
 }  // namespace
@@ -142,6 +167,7 @@ void register_bench_generate(CLI::App* bench) {
       "  oryx bench generate --config configs/transformer-350m.json --batch-sizes 1,16 --contexts 1024 --json\n"
       "  oryx bench generate --checkpoint runs/out/demo/run/final --contexts 512 --new-tokens 32");
   model_options_add(cmd, o->model);
+  model_options_add_precision(cmd, o->model);
   cmd->add_option("--batch-sizes", o->batch_sizes, "comma-separated batch sizes")->capture_default_str();
   cmd->add_option("--contexts", o->contexts, "comma-separated prompt lengths")->capture_default_str();
   auto* sched = cmd->add_option("--schedules", o->schedules,
@@ -155,9 +181,10 @@ void register_bench_generate(CLI::App* bench) {
                   "the model's max_seq_len for this run (0 = the largest context + new tokens); a checkpoint may "
                   "run past its own, with a warning")
       ->capture_default_str()->check(in_range<int64_t>(0, kMaxSeqLen));
-  cmd->add_option("--precision", o->precision, "auto (bf16 on CUDA, fp32 on the CPU), fp32 or bf16: weights, "
-                  "activations and cache")->capture_default_str();
   add_seed_option(cmd, "--seed", o->bench.seed, "prompt ids");
+  cmd->add_option("--profile", o->profile,
+                  "profile one more prefill of each schedule's first case (libtorch's profiler: GPU kernels, or CPU "
+                  "operators) and write them to this JSON file");
   cmd->add_flag("--json", o->json, "print one JSON object with a \"rows\" array instead of a table");
   cmd->callback([o, sched] {
     auto opts = *o;

@@ -10,6 +10,7 @@
 #include "oryx/cli/model_options.h"
 #include "oryx/common/atomic_file.h"
 #include "oryx/common/error.h"
+#include "oryx/common/process_clock.h"
 #include "oryx/data/tokenizer.h"
 #include "oryx/generate/generate.h"
 #include "oryx/generate/prompts_file.h"
@@ -78,7 +79,10 @@ void run_generate_prompts(const GenerateCliOptions& o) {
 void run_generate(const GenerateCliOptions& o) {
   if (!o.prompts.empty()) return run_generate_prompts(o);
   ORYX_CHECK(o.prompt.empty() != o.tokens.empty(), "give exactly one of --prompt TEXT or --tokens IDS");
+  const double command_start_ms = ms_since_process_start();
+  const auto t_load = std::chrono::steady_clock::now();
   auto model = model_options_load(o.model);
+  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();
   const auto& c = model->config();
   auto tok = load_tokenizer(o, c);
   std::vector<int64_t> ids;
@@ -106,6 +110,7 @@ void run_generate(const GenerateCliOptions& o) {
     g.vocab_limit = tok->vocab_size();
     g.stop_when = [&stop](const std::vector<int64_t>& generated) { return stop_check(stop, generated).has_value(); };
   }
+  const double generate_start_ms = ms_since_process_start();
   auto r = generate(model, prompt, schedule, g);
   const auto& out = r.tokens[0];
   std::string text = stop_text(stop, out);
@@ -120,6 +125,12 @@ void run_generate(const GenerateCliOptions& o) {
                         {"prefill_ms", r.prefill_ms}, {"decode_ms", r.decode_ms},
                         {"decode_steps", r.decode_steps}, {"device", model->device().str()},
                         {"stop_reason", stop_reason_name(reason)}};
+    // The cold start: from the process's start (libraries loaded before main() included).
+    if (command_start_ms >= 0)
+      j["timings_ms"] = {{"process_start_to_command", command_start_ms},
+                         {"model_load", load_ms},
+                         {"first_token_since_process_start",
+                          r.tokens[0].empty() ? nlohmann::json(nullptr) : nlohmann::json(generate_start_ms + r.first_token_ms)}};
     if (tok) j["text"] = text;
     std::cout << j.dump(2) << "\n";
     return;
@@ -152,6 +163,7 @@ void register_generate(CLI::App& app) {
       "  oryx generate --checkpoint runs/out/demo/run/final --prompt 'The' --schedule every:4:16\n"
       "  oryx generate --checkpoint runs/out/demo/run/final --prompts prompts.jsonl --out answers.jsonl --stop '###'");
   model_options_add(cmd, o->model);
+  model_options_add_precision(cmd, o->model);
   cmd->add_option("--prompt", o->prompt, "Prompt text (needs a tokenizer)")->group("Input");
   cmd->add_option("--tokens", o->tokens, "Prompt as comma-separated token ids")->group("Input");
   cmd->add_option("--tokenizer", o->tokenizer,

@@ -27,9 +27,17 @@ ModelConfig model_options_config(const ModelOptions& o) {
   return c;
 }
 
+void model_options_add_precision(CLI::App* cmd, ModelOptions& o) {
+  o.precision = "auto";
+  cmd->add_option("--precision", o.precision,
+                  "auto (bf16 on CUDA, fp32 on the CPU), fp32 or bf16: the weights, activations and caches")
+      ->capture_default_str()->group("Model");
+}
+
 OryxModel model_options_load(const ModelOptions& o) {
-  auto model = model_load(model_options_config(o), o.seed);
-  model->to(device_parse(o.device));
+  const auto device = device_parse(o.device);
+  const auto dtype = inference_dtype(o.precision, device);  // a bad --precision before the weights are read
+  auto model = model_load(model_options_config(o), o.seed, device, dtype);
   model->eval();
   return model;
 }

@@ -13,6 +13,7 @@ struct ModelOptions {
   std::string checkpoint;  // a checkpoint folder (its config.json and weights)
   std::string device = "auto";
   uint64_t seed = 0;       // weights of a model with no weights file
+  std::string precision = "fp32";  // inference_dtype's spec; --precision where the command has it
 };
 
 // Adds --config, --checkpoint, --device and --init-seed to `cmd`.
@@ -22,9 +23,11 @@ void model_options_add(CLI::App* cmd, ModelOptions& o);
 // checkpoint's weights), else the checkpoint's.
 ModelConfig model_options_config(const ModelOptions& o);
 
-// Loads the model on the chosen device, in eval mode.
-OryxModel model_options_load(const ModelOptions& o);
+// Adds --precision (default auto: bf16 on CUDA) for a command whose model only runs forward.
+void model_options_add_precision(CLI::App* cmd, ModelOptions& o);
 
+// Loads the model on the chosen device and precision, in eval mode.
+OryxModel model_options_load(const ModelOptions& o);
 
 // The tokenizer spec for a model: `flag` if given, else the checkpoint's record, else
 // "byte" when the vocabulary can hold bytes; "" when none applies. Throws oryx::Error when

@@ -20,4 +20,19 @@ torch::Device device_parse(const std::string& spec) {
   return d;
 }
 
+torch::ScalarType inference_dtype(const std::string& precision, torch::Device device) {
+  ORYX_CHECK(precision == "auto" || precision == "fp32" || precision == "bf16",
+             "--precision must be auto, fp32 or bf16, got '", precision, "'");
+  if (precision == "bf16" || (precision == "auto" && device.is_cuda())) return torch::kBFloat16;
+  return torch::kFloat32;
+}
+
+std::future<void> device_warm_up_async(torch::Device device, torch::ScalarType dtype) {
+  if (!device.is_cuda()) return std::async(std::launch::deferred, [] {});
+  return std::async(std::launch::async, [device, dtype] {
+    auto a = torch::ones({64, 64}, torch::TensorOptions().device(device).dtype(dtype));
+    torch::matmul(a, a).sum().item<double>();  // waits, so that the thread ends with the work done
+  });
+}
+
 }  // namespace oryx

@@ -39,8 +39,10 @@ GenerateResult generate(OryxModel& model, const torch::Tensor& prompts, const Sc
   res.cache_bytes = cache.bytes();
   res.tokens.assign(static_cast<size_t>(B), {});
 
-  auto prompt_modes = schedule.prompt_modes(P);
-  for (int64_t t = 0; t < P; ++t) res.modes.push_back(prompt_modes[t].item<bool>());
+  const auto t_call = std::chrono::steady_clock::now();
+  auto prompt_modes = schedule.prompt_modes(P).contiguous();
+  const bool* prompt_mode = prompt_modes.data_ptr<bool>();
+  res.modes.assign(prompt_mode, prompt_mode + P);
   auto t0 = std::chrono::steady_clock::now();
   // Only the last prompt position is sampled from: the LM head runs on it alone.
   auto logits = model->head(model->hidden(prompts.to(dev), prompt_modes.to(dev), &cache).select(1, P - 1));
@@ -59,16 +61,23 @@ GenerateResult generate(OryxModel& model, const torch::Tensor& prompts, const Sc
     for (int64_t b = 0; b < B; ++b) ids[static_cast<size_t>(b)] = sampling_pick(logits_cpu[b], opts.sampling, rng);
     return ids;
   };
-#ifdef ORYX_WITH_CUDA_KERNELS
-  std::optional<DecodeGraph> graph;
-  if (opts.cuda_graphs && opts.sampling.temperature == 0 && !reference_forced() && DecodeGraph::available(dev))
-    graph.emplace(model, cache, opts.vocab_limit, opts.fused_decode);
-  if (graph) res.decode_path = graph->path();
-#endif
 
   std::vector<bool> done(static_cast<size_t>(B), false);
   t0 = std::chrono::steady_clock::now();
   std::vector<int64_t> ids = opts.max_new > 0 ? pick(logits, 0) : std::vector<int64_t>{};
+  if (opts.max_new > 0) res.first_token_ms = ms_since(t_call, dev);
+#ifdef ORYX_WITH_CUDA_KERNELS
+  // Set up after the first token, which needs no decode step (nor, with max_new 1, the
+  // graphs' packed weights).
+  std::optional<DecodeGraph> graph;
+  if (opts.max_new > 1 && opts.cuda_graphs && opts.sampling.temperature == 0 && !reference_forced() &&
+      DecodeGraph::available(dev)) {
+    const auto t_setup = std::chrono::steady_clock::now();
+    graph.emplace(model, cache, opts.vocab_limit, opts.fused_decode);
+    res.decode_setup_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_setup).count();
+    res.decode_path = graph->path();
+  }
+#endif
   for (int64_t i = 0; i < opts.max_new; ++i) {
     bool all_done = true;
     for (int64_t b = 0; b < B; ++b) {

@@ -36,10 +36,13 @@ struct GenerateResult {
   std::vector<bool> modes;                   // mode of every fed position (prompt, generated)
   int64_t prompt_tokens = 0;
   double prefill_ms = 0, decode_ms = 0;
+  // From the call to the first generated id on the host: the prefill, the first pick (0 when
+  // max_new is 0).
+  double first_token_ms = 0;
   int64_t decode_steps = 0;
   // Of those, the steps that set up a CUDA decode graph (a mode's eager warm-up and its
-  // capture, at most two per mode) and their time: decode_ms includes them; the steps after
-  // are graph replays.
+  // capture, at most two per mode) and their time with the graphs' construction (the fused
+  // step's packed weights): decode_ms includes them; the steps after are graph replays.
   int64_t decode_setup_steps = 0;
   double decode_setup_ms = 0;
   double attention_fraction = 0;             // over the fed positions

@@ -73,7 +73,9 @@ TORCH_MODULE(OryxModel);
 // A model with weights drawn from `seed` (torch's global generator is reseeded).
 OryxModel model_create(const ModelConfig& c, uint64_t seed = 0);
 
-// Loads a model: the config, then its safetensors weights if the config names a file.
-OryxModel model_load(const ModelConfig& c, uint64_t seed = 0);
+// Loads a model: the config, then its safetensors weights if the config names a file (else
+// weights drawn from `seed`), on `device` with floating tensors as `dtype`.
+OryxModel model_load(const ModelConfig& c, uint64_t seed = 0, torch::Device device = torch::kCPU,
+                     torch::ScalarType dtype = torch::kFloat32);
 
 }  // namespace oryx
