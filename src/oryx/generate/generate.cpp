@@ -30,7 +30,9 @@ GenerateResult generate(OryxModel& model, const torch::Tensor& prompts, const Sc
   ORYX_CHECK(capacity <= c.max_seq_len, "prompt (", P, " tokens) plus ", opts.max_new,
              " new tokens exceed the model's max_seq_len of ", c.max_seq_len);
 
-  torch::NoGradGuard no_grad;
+  // Inference mode, not just no-grad: the dispatcher skips autograd and version counting for
+  // every op, which is most of a prefill's host time on the GPU.
+  c10::InferenceMode inference;
   auto dev = model->device();
   auto dtype = model->dtype();
   ModelCache cache(c, B, capacity, dev, dtype);

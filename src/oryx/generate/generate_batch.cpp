@@ -97,7 +97,9 @@ std::vector<GeneratedSequence> generate_batch(OryxModel& model, const std::vecto
     s.live = r.max_new > 0;
   }
 
-  torch::NoGradGuard no_grad;
+  // Inference mode, not just no-grad: the dispatcher skips autograd and version counting for
+  // every op, which is most of a prefill's host time on the GPU.
+  c10::InferenceMode inference;
   auto dev = model->device();
   ModelCache cache(c, B, capacity, dev, model->dtype());
   std::vector<torch::Tensor> first_logits;
