@@ -117,6 +117,23 @@ TEST(SafetensorsTest, RoundTripsScalarsEmptyAndNonContiguous) {
   EXPECT_EQ(f.get("scalar").dim(), 0);
 }
 
+// Tensors past the reader's 32 MB pieces (read by several threads), between small ones at
+// odd offsets, come back byte for byte.
+TEST(SafetensorsTest, RoundTripsTensorsReadInManyPieces) {
+  TempDir dir;
+  torch::manual_seed(9);
+  std::vector<std::pair<std::string, torch::Tensor>> tensors = {
+      {"a_small", torch::randint(0, 255, {3}, torch::kUInt8)},
+      {"b_big", torch::randn({(int64_t{70} << 20) / 4 + 3})},  // 70 MB and 12 bytes: three pieces
+      {"c_small", torch::randn({5}, torch::kFloat64)},
+      {"d_big", torch::randn({33 << 20}).to(torch::kBFloat16)},  // 66 MB: three pieces
+  };
+  const std::string path = dir.file("big.safetensors");
+  safetensors_write(path, tensors);
+  const SafetensorsFile f = safetensors_read(path);
+  for (const auto& [name, t] : tensors) EXPECT_TRUE(torch::equal(f.get(name), t)) << name;
+}
+
 TEST(SafetensorsTest, RoundTripsMetadataAndEmptyFiles) {
   TempDir dir;
   const std::string path = dir.file("meta.safetensors");
