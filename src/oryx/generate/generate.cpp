@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "oryx/common/error.h"
+#include "oryx/mixers/attention/attention.h"
 #include "oryx/generate/decode_graph.h"
 #include "oryx/mixers/dispatch.h"
 
@@ -33,6 +34,7 @@ GenerateResult generate(OryxModel& model, const torch::Tensor& prompts, const Sc
   // Inference mode, not just no-grad: the dispatcher skips autograd and version counting for
   // every op, which is most of a prefill's host time on the GPU.
   c10::InferenceMode inference;
+  SdpaWithoutCudnn no_cudnn_plans;  // a prompt's length must not cost a new cuDNN plan
   auto dev = model->device();
   auto dtype = model->dtype();
   ModelCache cache(c, B, capacity, dev, dtype);

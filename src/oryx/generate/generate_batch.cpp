@@ -4,6 +4,7 @@
 #include <random>
 
 #include "oryx/common/error.h"
+#include "oryx/mixers/attention/attention.h"
 
 namespace oryx {
 
@@ -100,6 +101,7 @@ std::vector<GeneratedSequence> generate_batch(OryxModel& model, const std::vecto
   // Inference mode, not just no-grad: the dispatcher skips autograd and version counting for
   // every op, which is most of a prefill's host time on the GPU.
   c10::InferenceMode inference;
+  SdpaWithoutCudnn no_cudnn_plans;  // a prompt's length must not cost a new cuDNN plan
   auto dev = model->device();
   ModelCache cache(c, B, capacity, dev, model->dtype());
   std::vector<torch::Tensor> first_logits;

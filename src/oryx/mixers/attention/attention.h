@@ -25,6 +25,24 @@ torch::Tensor attention_naive(const torch::Tensor& q, const torch::Tensor& k,
 torch::Tensor attention_chunked(const torch::Tensor& q, const torch::Tensor& k,
                                 const torch::Tensor& v, const torch::Tensor& q_pos, double scale);
 
+// While alive, attention_chunked's scaled_dot_product_attention does not choose cuDNN's
+// kernels (flash-attention or the memory-efficient ones run instead). For generation, whose
+// prompts come in any length: cuDNN builds an execution plan for every new shape (hundreds
+// of milliseconds: a cold prefill's largest cost) and takes more host time per call.
+// Training, whose shapes repeat, keeps cuDNN (its kernels are the fastest there). The
+// switch is torch's global one (as torch.nn.attention.sdpa_kernel sets it): not for use
+// while another thread trains.
+class SdpaWithoutCudnn {
+ public:
+  SdpaWithoutCudnn();
+  ~SdpaWithoutCudnn();
+  SdpaWithoutCudnn(const SdpaWithoutCudnn&) = delete;
+  SdpaWithoutCudnn& operator=(const SdpaWithoutCudnn&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // q [B,H,K] at the position after the cache; k [B,L,H,K] and v [B,L,H,V] hold every key up to
 // and including this token's own. key_counts [B] int64 (optional, sequences of different
 // lengths): sequence b sees only its first key_counts[b] keys. Returns [B,H,V].

@@ -4,6 +4,7 @@
 // top-left aligned when Tq != Tk and we need bottom-right (absolute-position) causality.
 #include "oryx/mixers/attention/attention.h"
 
+#include <ATen/Context.h>
 #include <c10/util/strides.h>
 
 namespace oryx {
@@ -33,5 +34,11 @@ torch::Tensor attention_chunked(const torch::Tensor& q, const torch::Tensor& k,
   }
   return o.transpose(1, 2);
 }
+
+SdpaWithoutCudnn::SdpaWithoutCudnn() : previous_(at::globalContext().userEnabledCuDNNSDP()) {
+  at::globalContext().setSDPUseCuDNN(false);
+}
+
+SdpaWithoutCudnn::~SdpaWithoutCudnn() { at::globalContext().setSDPUseCuDNN(previous_); }
 
 }  // namespace oryx
