@@ -7,7 +7,8 @@
 # Env (to shrink a run): ORYX_BATCH_SIZES (default 1,16,64), ORYX_CONTEXTS (1024,8192,32768),
 #      ORYX_NEW_TOKENS (128), ORYX_WARMUP (1), ORYX_SCHEDULES (Oryx models, ';'-separated,
 #      default "all-L;all-A;last:64,gen=L"; single-mode models run their own), ORYX_PEER=0 to
-#      skip the peer.
+#      skip the peer, ORYX_PROFILE=1 to profile one prefill per schedule (the first batch size
+#      and context) into prefill-<model>.json.
 # Binaries: .devbin/oryx (built here with -DORYX_CUDA=ON, carried with the sentencepiece
 # libraries beside it), else build-dev/ is built. Results go to $OUT:
 #   generate.jsonl (one `bench generate --json` object per model, per line), peer.txt, log.txt.
@@ -20,10 +21,11 @@ models=("$@")
 bench() {  # config
   local schedules=()
   case $1 in oryx-*) schedules=(--schedules "${ORYX_SCHEDULES:-all-L;all-A;last:64,gen=L}") ;; esac
-  local tmp=$out/generate.tmp.json
+  local tmp=$out/generate.tmp.json profile=()
+  [ "${ORYX_PROFILE:-0}" = 1 ] && profile=(--profile "$out/prefill-$1.json")
   "$oryx" bench generate --config "configs/$1.json" --device cuda --precision bf16 \
     --batch-sizes "${ORYX_BATCH_SIZES:-1,16,64}" --contexts "${ORYX_CONTEXTS:-1024,8192,32768}" \
-    --new-tokens "${ORYX_NEW_TOKENS:-128}" --warmup "${ORYX_WARMUP:-1}" "${schedules[@]}" --json > "$tmp" || return
+    --new-tokens "${ORYX_NEW_TOKENS:-128}" --warmup "${ORYX_WARMUP:-1}" "${schedules[@]}" "${profile[@]}" --json > "$tmp" || return
   python3 - "$tmp" >> "$out/generate.jsonl" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -41,6 +43,17 @@ PY
   rm -f "$tmp"
 }
 for m in "${models[@]}"; do bench "$m"; done
+if [ "${ORYX_PROFILE:-0}" = 1 ]; then
+  python3 - "$out"/prefill-*.json <<'PY'
+import json, sys
+for path in sys.argv[1:]:
+    for c in json.load(open(path)):
+        p = c["prefill_profile"]
+        groups = ", ".join("%s %.2f" % (g, ms) for g, ms in sorted(p["by_group_ms"].items(), key=lambda x: -x[1]))
+        print("prefill profile %s %s B%d T%d: %.2f ms wall (profiled), %.2f ms of kernels in %d launches: %s" % (
+            c["model"], c["schedule"], c["batch"], c["context"], p["step_ms"], p["kernel_ms"], p["kernels"], groups))
+PY
+fi
 if [ "${ORYX_PEER:-1}" != 0 ] && [ -f .peers/bench_llama_stack.py ]; then
   # The peer's generate half (batch 1, its 1792-token prompt, 256 new tokens, bf16 autocast):
   # its model and settings, not its training steps; and its peak memory over the generate.
