@@ -468,6 +468,9 @@ int main() {
       // chunk_launch.cuh) on a 132-multiprocessor GPU.
       cases.push_back({op, 4, 200, 16, D, true, false});
       cases.push_back({op, 4, 200, 32, D, true, false});
+      // One long sequence with few heads: SSD runs it in segments side by side
+      // (mixers/mamba2/segmented.cpp; so does T 4113 above, with 2 heads), GDN in one walk.
+      if (D == 128) cases.push_back({op, 1, 32768, 16, D, true, false});
       for (const auto& c : cases) guarded("chunked", [&] { run_chunk_case(c, ++s); });
     }
   for (auto op : {LinearOp::GatedDeltaNet, LinearOp::Mamba2})

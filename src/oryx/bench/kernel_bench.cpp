@@ -13,6 +13,7 @@
 #include <cuda_runtime_api.h>
 
 #include "oryx/kernels/linear_ops.h"
+#include "oryx/mixers/dispatch.h"
 #endif
 
 namespace oryx::bench {
@@ -143,14 +144,14 @@ std::vector<KernelBenchRow> bench_kernels(const KernelBenchOptions& opts,
       double f_bwd = chunks * chunk_flops(gdn, true, a.D, a.D);
       auto fwd = [&] {
         torch::NoGradGuard ng;
-        kernels_linear_chunked(kind, in.q, in.k, in.v, in.g, in.beta, {}, scale);
+        linear_chunked(kind, in.q, in.k, in.v, in.g, in.beta, {}, scale, 64);
       };
       auto leaves = std::vector<torch::Tensor>{in.q.detach().requires_grad_(true), in.k.detach().requires_grad_(true),
                                                in.v.detach().requires_grad_(true), in.g.detach().requires_grad_(true),
                                                in.beta.detach().requires_grad_(true)};
       auto ones = torch::ones_like(in.v);
       auto fwdbwd = [&] {
-        auto r = kernels_linear_chunked(kind, leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], {}, scale);
+        auto r = linear_chunked(kind, leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], {}, scale, 64);
         torch::autograd::grad({r.o}, leaves, {ones});
       };
       for (int pass = 0; pass < 2; ++pass) {

@@ -1,4 +1,6 @@
 // Timing of our linear-mixer kernels at the shapes of ANCHORS.md (`oryx bench kernels`).
+// The chunked rows time linear_chunked, the call the layer makes (SSD's long sequences run in
+// segments side by side: ORYX_SSD_SEGMENT=0 times the kernels' single walk instead).
 // Each figure is the median of at least 50 runs timed with CUDA events after a warm-up;
 // the peers' figures (fla and mamba_ssm on the same H100 model, ANCHORS.md) are a table in
 // kernel_bench.cpp, and each row carries its target (issue 5) and whether it is met.

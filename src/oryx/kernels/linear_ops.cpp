@@ -248,6 +248,8 @@ bool kernels_step_supported(const Tensor& q, const Tensor& k, const Tensor& v, c
   return K::is_hopper(q);
 }
 
+int kernels_sm_count(const Tensor& t) { return at::cuda::getDeviceProperties(t.device().index())->multiProcessorCount; }
+
 RecurrenceOutput kernels_linear_chunked(LinearKind kind, const Tensor& q, const Tensor& k,
                                         const Tensor& v, const Tensor& g, const Tensor& beta,
                                         const Tensor& initial_state, double scale) {

@@ -14,6 +14,9 @@
 
 namespace oryx {
 
+// The multiprocessors of the GPU holding `t` (the work-splitting policies size grids by it).
+int kernels_sm_count(const torch::Tensor& t);
+
 // True when the chunked kernels handle a call with these inputs.
 bool kernels_linear_supported(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
 // True when the step kernel handles a call (bf16 or fp32 q/k/v; fp32 state).

@@ -1,5 +1,6 @@
 #include "oryx/mixers/dispatch.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "oryx/common/error.h"
@@ -32,6 +33,17 @@ bool use_chunked_kernels(const torch::Tensor& q, const torch::Tensor& k, const t
 }
 
 #ifdef ORYX_WITH_CUDA_KERNELS
+// ssd_segment_len_for's choice on this GPU, or ORYX_SSD_SEGMENT=N tokens (0: never segment),
+// for A/B runs.
+int64_t ssd_segment_len(const torch::Tensor& q, const torch::Tensor& v) {
+  static const int64_t forced = [] {
+    const char* e = std::getenv("ORYX_SSD_SEGMENT");
+    return e ? std::max<int64_t>(0, std::atoll(e)) : int64_t{-1};
+  }();
+  if (forced >= 0) return forced;
+  return ssd_segment_len_for(q.size(0), q.size(1), q.size(2), v.size(3), kernels_sm_count(q));
+}
+
 bool use_step_kernel(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const torch::Tensor& state) {
   return !reference_forced() && kernels_step_supported(q, k, v, state);
@@ -50,8 +62,17 @@ RecurrenceOutput linear_chunked(LinearKind kind, const torch::Tensor& q, const t
                                 double scale, int64_t chunk) {
 #ifdef ORYX_WITH_CUDA_KERNELS
   // The kernels use chunks of 64 whatever `chunk` says: the result does not depend on it.
-  if (kind != LinearKind::None && use_chunked_kernels(q, k, v))
+  if (kind != LinearKind::None && use_chunked_kernels(q, k, v)) {
+    if (kind == LinearKind::Mamba2) {
+      if (const int64_t segment = ssd_segment_len(q, v); segment > 0)
+        return ssd_segmented(q, k, v, g, beta, initial_state, scale, segment,
+                             [&](const torch::Tensor& qs, const torch::Tensor& ks, const torch::Tensor& vs,
+                                 const torch::Tensor& gs, const torch::Tensor& bs, const torch::Tensor& h0) {
+                               return kernels_linear_chunked(kind, qs, ks, vs, gs, bs, h0, scale);
+                             });
+    }
     return kernels_linear_chunked(kind, q, k, v, g, beta, initial_state, scale);
+  }
 #endif
   switch (kind) {
     case LinearKind::GatedDeltaNet: return gdn_chunked(q, k, v, g, beta, initial_state, scale, chunk);
