@@ -45,8 +45,8 @@ TEST(GenerateScope, GenerateLeavesTheBackendAndTheModelTrainable) {
   auto prompt = torch::tensor({{3, 1, 4, 1, 5}});
   generate(model, prompt, schedule_parse("last:2"), g);
   EXPECT_TRUE(ctx.userEnabledCuDNNSDP());
-  g.max_new = 1 << 20;  // refused: past max_seq_len
-  EXPECT_THROW(generate(model, prompt, schedule_parse("all-A"), g), Error);
+  // Refused inside the prefill, with the switch set: an id past the vocabulary.
+  EXPECT_THROW(generate(model, torch::tensor({{3, 1, 1 << 30}}), schedule_parse("all-A"), g), Error);
   EXPECT_TRUE(ctx.userEnabledCuDNNSDP());
   ctx.setSDPUseCuDNN(before);
 
