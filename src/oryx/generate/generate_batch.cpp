@@ -99,7 +99,7 @@ std::vector<GeneratedSequence> generate_batch(OryxModel& model, const std::vecto
   }
 
   // Inference mode, not just no-grad: the dispatcher skips autograd and version counting for
-  // every op, which is most of a prefill's host time on the GPU.
+  // every op, host time that each of a prefill's hundreds of small operations pays.
   c10::InferenceMode inference;
   SdpaWithoutCudnn no_cudnn_plans;  // a prompt's length must not cost a new cuDNN plan
   auto dev = model->device();

@@ -27,8 +27,9 @@ torch::Tensor attention_chunked(const torch::Tensor& q, const torch::Tensor& k,
 
 // While alive, attention_chunked's scaled_dot_product_attention does not choose cuDNN's
 // kernels (flash-attention or the memory-efficient ones run instead). For generation, whose
-// prompts come in any length: cuDNN builds an execution plan for every new shape (hundreds
-// of milliseconds: a cold prefill's largest cost) and takes more host time per call.
+// prompts come in any length: cuDNN builds an execution plan for every new shape (reported
+// at about 400 ms a shape; our first prefill in a fresh process took 440-490 ms) and takes
+// more host time per call.
 // Training, whose shapes repeat, keeps cuDNN (its kernels are the fastest there). The
 // switch is torch's global one (as torch.nn.attention.sdpa_kernel sets it): not for use
 // while another thread trains.
