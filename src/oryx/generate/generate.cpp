@@ -4,8 +4,8 @@
 #include <optional>
 
 #include "oryx/common/error.h"
-#include "oryx/mixers/attention/attention.h"
 #include "oryx/generate/decode_graph.h"
+#include "oryx/mixers/attention/attention.h"
 #include "oryx/mixers/dispatch.h"
 
 namespace oryx {
