@@ -42,16 +42,18 @@ torch::Tensor recurrence_initial_state(const torch::Tensor& initial_state, const
   return torch::zeros({v.size(0), v.size(2), K, v.size(3)}, v.options().dtype(dt));
 }
 
+torch::Tensor recurrence_pad_time(const torch::Tensor& x, int64_t T_padded) {
+  if (T_padded == x.size(1)) return x;
+  std::vector<int64_t> pad(2 * (x.dim() - 2), 0);  // F.pad order: last dim first
+  pad.push_back(0);
+  pad.push_back(T_padded - x.size(1));
+  return torch::constant_pad_nd(x, pad, 0);
+}
+
 torch::Tensor recurrence_to_chunks(const torch::Tensor& x, int64_t chunk) {
   int64_t T = x.size(1);
   int64_t N = (T + chunk - 1) / chunk;
-  torch::Tensor y = x;
-  if (N * chunk != T) {
-    std::vector<int64_t> pad(2 * (x.dim() - 2), 0);  // F.pad order: last dim first
-    pad.push_back(0);
-    pad.push_back(N * chunk - T);
-    y = torch::constant_pad_nd(x, pad, 0);
-  }
+  torch::Tensor y = recurrence_pad_time(x, N * chunk);
   // [B, N*C, H, ...] -> [B, N, C, H, ...] -> [B, H, N, C, ...]
   std::vector<int64_t> shape = {x.size(0), N, chunk};
   for (int64_t d = 2; d < x.dim(); ++d) shape.push_back(x.size(d));

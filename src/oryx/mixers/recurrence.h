@@ -35,6 +35,10 @@ void recurrence_check_step_inputs(const char* op, const torch::Tensor& q, const 
 torch::Tensor recurrence_initial_state(const torch::Tensor& initial_state, const torch::Tensor& v,
                                        int64_t K);
 
+// [B,T,...] zero-padded along T up to `T_padded` tokens (the tensor itself when nothing is
+// missing). A zero-padded token has g = 0 and beta = 0: it leaves the state unchanged.
+torch::Tensor recurrence_pad_time(const torch::Tensor& x, int64_t T_padded);
+
 // Splits [B,T,H,...] into chunks for the chunked forms: pads T up to a multiple of `chunk`
 // with zeros (a zero-padded token has g = 0 and beta = 0, so it leaves the state unchanged)
 // and returns [B,H,N,C,...] with N = ceil(T / chunk) chunks of C = chunk tokens.

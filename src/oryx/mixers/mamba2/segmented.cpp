@@ -23,16 +23,10 @@ namespace oryx {
 
 namespace {
 
-// [B,T,...] zero-padded along T to `padded` (padding tokens have g = beta = 0: the state
-// passes them unchanged) and viewed as [B*S, padded/S, ...].
+// [B,T,...] zero-padded along T to `padded` (the state passes padding tokens unchanged) and
+// viewed as [B*S, padded/S, ...].
 torch::Tensor to_segments(const torch::Tensor& x, int64_t padded, int64_t segments) {
-  auto y = x;
-  if (padded != x.size(1)) {
-    std::vector<int64_t> pad(2 * (x.dim() - 2), 0);  // constant_pad_nd: last dim first
-    pad.push_back(0);
-    pad.push_back(padded - x.size(1));
-    y = torch::constant_pad_nd(x, pad, 0);
-  }
+  auto y = recurrence_pad_time(x, padded);
   auto shape = y.sizes().vec();
   shape[0] *= segments;
   shape[1] /= segments;
@@ -62,13 +56,14 @@ RecurrenceOutput ssd_segmented(const torch::Tensor& q, const torch::Tensor& k, c
   if (S <= 1) return forward(q, k, v, g, beta, initial_state);
   const int64_t padded = S * segment_len;
 
-  auto local = forward(to_segments(q, padded, S), to_segments(k, padded, S), to_segments(v, padded, S),
-                       to_segments(g, padded, S), to_segments(beta, padded, S), torch::Tensor());
+  const auto qs = to_segments(q, padded, S), gs = to_segments(g, padded, S);
+  auto local = forward(qs, to_segments(k, padded, S), to_segments(v, padded, S), gs, to_segments(beta, padded, S),
+                       torch::Tensor());
   const auto st = local.state.scalar_type();
   auto Z = local.state.reshape({B, S, H, K, V});
 
   // G [B,S,L,H]: the log decay from each segment's start; D [B,S,H] each segment's total.
-  auto G = to_segments(g.to(st), padded, S).view({B, S, segment_len, H}).cumsum(2);
+  auto G = gs.to(st).view({B, S, segment_len, H}).cumsum(2);
   auto D = G.select(2, segment_len - 1);
   auto through = D.cumsum(1);        // D_0 + ... + D_s
   auto before = through - D;         // D_0 + ... + D_{s-1}
@@ -83,8 +78,8 @@ RecurrenceOutput ssd_segmented(const torch::Tensor& q, const torch::Tensor& k, c
   auto state = D.select(1, S - 1).exp().unsqueeze(-1).unsqueeze(-1) * X.select(1, S - 1) + Z.select(1, S - 1);
 
   // Each token's read of its segment's entering state: [B,S,H,L,K] x [B,S,H,K,V].
-  auto qs = to_segments(q, padded, S).view({B, S, segment_len, H, K}).transpose(2, 3);
-  auto read = torch::matmul(qs, X.to(q.scalar_type())).transpose(2, 3);  // [B,S,L,H,V]
+  auto q_heads = qs.view({B, S, segment_len, H, K}).transpose(2, 3);
+  auto read = torch::matmul(q_heads, X.to(q.scalar_type())).transpose(2, 3);  // [B,S,L,H,V]
   auto o = local.o.reshape({B, S, segment_len, H, V}).to(st) + read.to(st) * (G.exp() * scale).unsqueeze(-1);
   o = o.reshape({B, padded, H, V}).narrow(1, 0, T);
   return {o.to(v.scalar_type()), state};
